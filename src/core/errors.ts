@@ -18,6 +18,7 @@ export const ERROR_CODES = {
     kind: 'config',
     summary: 'A SQL expression in a transform is not a single valid expression over the row.',
   },
+  INLET_E_COLUMN: { kind: 'config', summary: 'A transform or sink names a column the data does not have.' },
   INLET_E_SCRIPT: { kind: 'config', summary: 'A script transform module could not be loaded or misbehaved.' },
   INLET_E_SOURCE_NOT_FOUND: { kind: 'config', summary: 'The source path does not exist.' },
   INLET_E_JOB_LOCKED: { kind: 'terminal', summary: 'Another run of the same job is still in progress.' },

@@ -1,0 +1,77 @@
+import { join } from 'node:path';
+import { createSinks, createSource, jobSchema } from '../../connectors/registry.ts';
+import { redactSecrets } from '../../core/redact.ts';
+import { newRunId } from '../../engine/ids.ts';
+import { loadJobFile } from '../../engine/job-file.ts';
+import { runJob, type RunSummary } from '../../engine/run-job.ts';
+import { createLogger } from '../../observability/logger.ts';
+import { SqliteStore } from '../../store/sqlite/sqlite-store.ts';
+import type { InletConfig } from '../config.ts';
+import { formatNumber, type Output } from '../output.ts';
+import { createProgressLine } from '../progress.ts';
+
+export interface RunArgs {
+  jobFile: string;
+  overrides: string[];
+  json: boolean;
+  reprocess: boolean;
+}
+
+/** `inlet run`: exit 0 when the run succeeded, 1 when it failed (bad job files throw, exit 2). */
+export async function runCommand(args: RunArgs, config: InletConfig, output: Output): Promise<number> {
+  const loaded = await loadJobFile(args.jobFile, jobSchema, { overrides: args.overrides });
+  const job = loaded.spec;
+  const runId = newRunId();
+  const logger = createLogger({ level: config.logLevel, file: join(config.dataDir, 'logs', `${runId}.ndjson`) }).child({});
+  const context = { baseDir: loaded.baseDir, logger };
+  const store = new SqliteStore(join(config.dataDir, 'inlet.db'));
+  const controller = new AbortController();
+  const onSignal = () => controller.abort(new Error('interrupted by signal'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const progress = output.interactive && !args.json ? createProgressLine(process.stderr) : undefined;
+  try {
+    const summary = await runJob(
+      {
+        name: job.name,
+        source: createSource(job.source as { type: string }, context),
+        sinks: createSinks(job, context),
+        transforms: job.transforms,
+        baseDir: loaded.baseDir,
+        recordedSpec: redactSecrets(job),
+      },
+      {
+        store,
+        dataDir: config.dataDir,
+        logger,
+        runId,
+        reprocess: args.reprocess,
+        memoryLimit: job.engine?.memory_limit ?? config.memoryLimit,
+        threads: job.engine?.threads ?? config.threads,
+        signal: controller.signal,
+        onProgress: progress?.update,
+      },
+    );
+    progress?.stop();
+    if (args.json) output.out(JSON.stringify(summary));
+    else printSummary(summary, output);
+    return summary.status === 'succeeded' ? 0 : 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await store.close();
+  }
+}
+
+function printSummary(summary: RunSummary, output: Output): void {
+  const { counts } = summary;
+  output.out(`run ${summary.run_id} of ${summary.job}: ${summary.status} in ${(summary.duration_ms / 1000).toFixed(1)}s`);
+  output.out(
+    `  received ${formatNumber(counts.received)} · written ${formatNumber(counts.written)} · quarantined ${formatNumber(counts.quarantined)} · filtered ${formatNumber(counts.filtered)}`,
+  );
+  for (const unit of summary.units) {
+    const tally = unit.status === 'skipped' ? 'unchanged' : `${formatNumber(unit.received)} in, ${formatNumber(unit.written)} written, ${formatNumber(unit.quarantined)} quarantined, ${formatNumber(unit.filtered)} filtered`;
+    output.out(`  ${unit.status.padEnd(9)} ${unit.uri}  ${tally}${unit.error ? `\n            ${unit.error}` : ''}`);
+  }
+  if (counts.quarantined) output.out(`  see the rejected rows: inlet quarantine ${summary.run_id}`);
+}

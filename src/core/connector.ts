@@ -1,0 +1,104 @@
+import type { z } from 'zod';
+import type { Logger } from './logger.ts';
+
+/** What the engine needs from a SQL engine: statements and small result sets. */
+export interface SqlSession {
+  run(sql: string): Promise<void>;
+  all<T extends Record<string, unknown>>(sql: string): Promise<T[]>;
+}
+
+/** A format block from a job spec (`format: {type: csv, …}`), parsed by the formats module. */
+export interface FormatSpec {
+  type: string;
+  [option: string]: unknown;
+}
+
+/** A unit a source offers: one file, object, page or message batch. */
+export interface UnitCandidate {
+  /** Stable identity of the unit's origin, e.g. file:///data/in/a.csv. */
+  uri: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** A unit made readable on local disk, with the identity of its content. */
+export interface LandedUnit extends UnitCandidate {
+  localPath: string;
+  /** sha256 of the unit's bytes as stored at the source. */
+  contentHash: string;
+}
+
+/** Everything a connector's create() may use; passed in, never global. */
+export interface ConnectorContext {
+  /** Directory relative paths in the job spec are resolved against. */
+  baseDir: string;
+  logger: Logger;
+}
+
+export interface Source {
+  /** The format units are decoded with. */
+  readonly format: FormatSpec;
+  /** Directories the data plane must be allowed to read for this source. */
+  readonly readDirectories: readonly string[];
+  /** The units available now, in a stable order. */
+  list(signal: AbortSignal): Promise<UnitCandidate[]>;
+  /** Makes one unit readable at a local path (in place or copied into spoolDir), hashing its bytes. */
+  land(unit: UnitCandidate, spoolDir: string, signal: AbortSignal): Promise<LandedUnit>;
+  /** Throws a transient InletError when the unit changed after it was landed (a file still being written). */
+  verifyUnchanged(unit: LandedUnit): Promise<void>;
+}
+
+/** How far a sink's promise goes once commit() returned. */
+export type SinkGuarantee = 'atomic' | 'idempotent-upsert' | 'at-least-once';
+
+/** The rows of one unit ready for a sink: a SQL relation in the run's session. */
+export interface SinkInput {
+  /** A SELECT producing exactly the rows to deliver, in order. */
+  relation: string;
+  /** Run id and a short unit id, to name outputs uniquely and find them after a crash. */
+  runId: string;
+  unitKey: string;
+}
+
+/** What a sink staged for one unit: enough to finish (or undo) the commit after a crash. */
+export interface StagedOutput {
+  sink: number;
+  rows: number;
+  /** Staged file → final file moves still to do. */
+  moves: { from: string; to: string }[];
+}
+
+export interface Sink {
+  readonly guarantee: SinkGuarantee;
+  /** Directories the data plane must be allowed to write for this sink. */
+  readonly writeDirectories: readonly string[];
+  /** True when every run must rebuild the whole output (mode: overwrite), so no unit may be skipped. */
+  readonly rebuildsEachRun: boolean;
+  /** Writes the unit's rows to a staging place invisible to readers. */
+  stage(session: SqlSession, input: SinkInput, sinkIndex: number, signal: AbortSignal): Promise<StagedOutput>;
+  /** Makes staged output visible. Idempotent: safe to call again for the same output after a crash. */
+  commit(staged: StagedOutput): Promise<void>;
+  /** After every unit of a run committed: e.g. remove earlier output in overwrite mode. */
+  finishRun(runId: string): Promise<void>;
+  /** Removes whatever a run staged and never committed. */
+  discardStaging(runId: string): Promise<void>;
+}
+
+/** A connector as the registry knows it: its config schema is the single source of its documentation. */
+export interface SourceSpec<Schema extends z.ZodType = z.ZodType> {
+  kind: 'source';
+  type: string;
+  summary: string;
+  config: Schema;
+  create(config: z.output<Schema>, context: ConnectorContext): Source;
+}
+
+export interface SinkSpec<Schema extends z.ZodType = z.ZodType> {
+  kind: 'sink';
+  type: string;
+  summary: string;
+  config: Schema;
+  create(config: z.output<Schema>, context: ConnectorContext): Sink;
+}
+
+export type ConnectorSpec = SourceSpec | SinkSpec;

@@ -1,0 +1,336 @@
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import type { LandedUnit, Sink, Source, StagedOutput, UnitCandidate } from '../core/connector.ts';
+import { InletError, toInletError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Counts, MetadataStore, RunStatus, UnitRecord } from '../store/store.ts';
+import { DuckDbSession } from './duckdb-session.ts';
+import { failpoint } from './failpoint.ts';
+import { newRunId } from './ids.ts';
+import { dropUnitTables, normalizeUnit } from './normalize.ts';
+import { withRetry } from './retry.ts';
+import type { TransformStep } from './transforms/index.ts';
+
+/** A job ready to run: its connectors already created from the spec. */
+export interface RunnableJob {
+  name: string;
+  source: Source;
+  transforms: readonly TransformStep[];
+  sinks: readonly Sink[];
+  /** Directory relative paths in the spec resolve against (the job file's). */
+  baseDir: string;
+  /** The spec as recorded with the run (secrets already redacted). */
+  recordedSpec: unknown;
+}
+
+export interface RunOptions {
+  store: MetadataStore;
+  dataDir: string;
+  logger: Logger;
+  /** Ingest units again even when the ledger says they were ingested. */
+  reprocess?: boolean;
+  memoryLimit: string;
+  threads?: number;
+  signal?: AbortSignal;
+  /** Use this run id (e.g. one the caller already logs under) instead of a new one. */
+  runId?: string;
+  /** Called as the run advances, for progress displays. */
+  onProgress?: (progress: RunProgress) => void;
+}
+
+export interface RunProgress {
+  runId: string;
+  stage: 'plan' | 'extract' | 'normalize' | 'load' | 'commit' | 'done';
+  unitsTotal: number;
+  unitsDone: number;
+  rows: number;
+}
+
+export interface UnitSummary extends Counts {
+  uri: string;
+  status: 'committed' | 'skipped' | 'failed';
+  error?: string;
+}
+
+export interface RunSummary {
+  run_id: string;
+  job: string;
+  status: RunStatus;
+  counts: Counts;
+  units: UnitSummary[];
+  duration_ms: number;
+  error?: string;
+}
+
+const zeroCounts = (): Counts => ({ received: 0, written: 0, quarantined: 0, filtered: 0 });
+
+/**
+ * Runs a job once through the staged run: plan → extract → normalize → load → commit,
+ * one unit at a time, with a ledger row per unit. First finishes what a crashed run of
+ * the same job left half-committed, so that re-running after `kill -9` completes the work.
+ */
+export async function runJob(job: RunnableJob, options: RunOptions): Promise<RunSummary> {
+  const started = Date.now();
+  const runId = options.runId ?? newRunId();
+  const { store } = options;
+  const logger = options.logger.child({ job: job.name, run_id: runId });
+  const signal = options.signal ?? new AbortController().signal;
+  const holder = { runId, pid: process.pid, host: hostname() };
+  const blocking = await store.acquireJobLock(job.name, holder, isAlive);
+  if (blocking) {
+    throw new InletError('INLET_E_JOB_LOCKED', `job ${job.name} is already running (run ${blocking.runId}, pid ${blocking.pid})`);
+  }
+  try {
+    await recoverInterruptedRuns(job, store, logger);
+    await store.createRun({ runId, job: job.name, pid: process.pid, host: holder.host, spec: job.recordedSpec });
+    await store.appendAudit({ actor: 'cli', action: 'run.started', target: job.name, outcome: 'ok', details: { run_id: runId } });
+    logger.info({}, 'run.started');
+    const run = new JobRun(job, options, runId, logger, signal);
+    const { units, stageSeconds } = await run.execute();
+    const counts = units.reduce((sum, u) => addCounts(sum, u), zeroCounts());
+    const failed = units.filter((u) => u.status === 'failed');
+    const status: RunStatus = failed.length ? 'failed' : 'succeeded';
+    const error = failed.length ? `${failed.length} unit(s) failed: ${failed.map((u) => `${u.uri}: ${u.error}`).join('; ')}` : undefined;
+    await store.finishRun(runId, { status, error: error ?? null, stageSeconds, ...counts });
+    await store.appendAudit({ actor: 'cli', action: 'run.finished', target: job.name, outcome: status, details: { run_id: runId, ...counts } });
+    logger.info({ status, ...counts }, 'run.finished');
+    return { run_id: runId, job: job.name, status, counts, units, duration_ms: Date.now() - started, ...(error ? { error } : {}) };
+  } finally {
+    await store.releaseJobLock(job.name, runId);
+  }
+}
+
+function isAlive(holder: { pid: number; host: string }): boolean {
+  if (holder.host !== hostname()) return true;
+  try {
+    process.kill(holder.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function addCounts(a: Counts, b: Counts): Counts {
+  return {
+    received: a.received + b.received,
+    written: a.written + b.written,
+    quarantined: a.quarantined + b.quarantined,
+    filtered: a.filtered + b.filtered,
+  };
+}
+
+/**
+ * A run of this job that is still marked running holds no lock any more (we have it), so
+ * its process died. Units it had begun to commit are rolled forward (their staged files
+ * are all on disk and the moves are idempotent); everything else it staged is discarded
+ * and will be ingested by this run, since those units are not in the ledger as committed.
+ */
+async function recoverInterruptedRuns(job: RunnableJob, store: MetadataStore, logger: Logger): Promise<void> {
+  for (const dead of await store.runningRuns(job.name)) {
+    const units = await store.listUnits(dead.runId);
+    for (const unit of units.filter((u) => u.status === 'committing')) {
+      for (const staged of unit.manifest as StagedOutput[]) await job.sinks[staged.sink].commit(staged);
+      await store.updateUnit(unit.unitId, { status: 'committed', finishedAt: new Date().toISOString() });
+      logger.info({ interrupted_run: dead.runId, unit: unit.uri }, 'unit.commit_recovered');
+    }
+    for (const unit of units.filter((u) => !['committed', 'committing', 'skipped', 'failed'].includes(u.status))) {
+      await store.updateUnit(unit.unitId, { status: 'failed', error: 'interrupted', errorCode: 'INLET_E_INTERRUPTED' });
+    }
+    for (const sink of job.sinks) await sink.discardStaging(dead.runId);
+    const counts = sumCommitted(await store.listUnits(dead.runId));
+    await store.finishRun(dead.runId, { status: 'interrupted', error: 'the process stopped before the run finished', stageSeconds: dead.stageSeconds, ...counts });
+    logger.warn({ interrupted_run: dead.runId, pid: dead.pid }, 'run.interrupted');
+  }
+}
+
+function sumCommitted(units: UnitRecord[]): Counts {
+  return units.filter((u) => u.status === 'committed').reduce((sum, u) => addCounts(sum, u), zeroCounts());
+}
+
+/** The state of one run while it executes. */
+class JobRun {
+  readonly #job: RunnableJob;
+  readonly #options: RunOptions;
+  readonly #runId: string;
+  readonly #logger: Logger;
+  readonly #signal: AbortSignal;
+  readonly #spoolDir: string;
+  readonly #stageSeconds: Record<string, number> = {};
+  readonly #progress: RunProgress;
+
+  constructor(job: RunnableJob, options: RunOptions, runId: string, logger: Logger, signal: AbortSignal) {
+    this.#job = job;
+    this.#options = options;
+    this.#runId = runId;
+    this.#logger = logger;
+    this.#signal = signal;
+    this.#spoolDir = resolve(options.dataDir, 'spool', runId);
+    this.#progress = { runId, stage: 'plan', unitsTotal: 0, unitsDone: 0, rows: 0 };
+  }
+
+  async execute(): Promise<{ units: UnitSummary[]; stageSeconds: Record<string, number> }> {
+    const { source } = this.#job;
+    const candidates = await this.#timed('plan', () =>
+      withRetry(() => source.list(this.#signal), { what: 'list source', logger: this.#logger, signal: this.#signal }),
+    );
+    this.#progress.unitsTotal = candidates.length;
+    this.#report('plan');
+    await mkdir(this.#spoolDir, { recursive: true });
+    const session = await DuckDbSession.open({
+      memoryLimit: this.#options.memoryLimit,
+      threads: this.#options.threads,
+      tempDirectory: join(this.#spoolDir, 'duckdb-tmp'),
+      allowedDirectories: [
+        ...source.readDirectories,
+        this.#spoolDir,
+        this.#quarantineDir(),
+        ...this.#job.sinks.flatMap((sink) => sink.writeDirectories),
+      ],
+    });
+    const units: UnitSummary[] = [];
+    try {
+      for (const [index, candidate] of candidates.entries()) {
+        this.#signal.throwIfAborted();
+        units.push(await this.#ingest(session, candidate, index + 1));
+        this.#progress.unitsDone += 1;
+        this.#report(this.#progress.stage);
+      }
+      if (!units.some((u) => u.status === 'failed')) {
+        for (const sink of this.#job.sinks) await sink.finishRun(this.#runId);
+      }
+    } finally {
+      session.close();
+      await rm(this.#spoolDir, { recursive: true, force: true });
+    }
+    this.#report('done');
+    return { units, stageSeconds: this.#stageSeconds };
+  }
+
+  #quarantineDir(): string {
+    return resolve(this.#options.dataDir, 'quarantine', this.#runId);
+  }
+
+  #report(stage: RunProgress['stage']): void {
+    this.#progress.stage = stage;
+    this.#options.onProgress?.({ ...this.#progress });
+  }
+
+  async #timed<T>(stage: string, work: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      return await work();
+    } finally {
+      this.#stageSeconds[stage] = (this.#stageSeconds[stage] ?? 0) + (performance.now() - start) / 1000;
+    }
+  }
+
+  /** Decides whether a unit is new, and if so takes it through every stage. */
+  async #ingest(session: DuckDbSession, candidate: UnitCandidate, seq: number): Promise<UnitSummary> {
+    const { store } = this.#options;
+    const { source } = this.#job;
+    const unitLogger = this.#logger.child({ unit: candidate.uri });
+    const rebuild = this.#options.reprocess || this.#job.sinks.some((sink) => sink.rebuildsEachRun);
+    const previous = rebuild ? undefined : await store.lastCommittedUnit(this.#job.name, candidate.uri);
+    const skipped: UnitSummary = { uri: candidate.uri, status: 'skipped', ...zeroCounts() };
+    const unitId = `${this.#runId}-${seq}`;
+    const record = { unitId, runId: this.#runId, job: this.#job.name, seq, uri: candidate.uri, size: candidate.size, mtimeMs: candidate.mtimeMs, startedAt: new Date().toISOString() };
+    if (previous && previous.size === candidate.size && previous.mtimeMs === candidate.mtimeMs) {
+      await store.addUnit({ ...record, contentHash: previous.contentHash, status: 'skipped' });
+      unitLogger.info({ reason: 'unchanged' }, 'unit.skipped');
+      return skipped;
+    }
+    let landed: LandedUnit;
+    try {
+      this.#report('extract');
+      landed = await this.#timed('extract', () =>
+        withRetry(() => source.land(candidate, this.#spoolDir, this.#signal), { what: `read ${candidate.uri}`, logger: unitLogger, signal: this.#signal }),
+      );
+    } catch (error) {
+      const failure = toInletError(error, 'INLET_E_IO');
+      await store.addUnit({ ...record, contentHash: null, status: 'failed' });
+      await store.updateUnit(unitId, { error: failure.message, errorCode: failure.code, finishedAt: new Date().toISOString() });
+      unitLogger.error({ code: failure.code, error: failure.message }, 'unit.failed');
+      return { uri: candidate.uri, status: 'failed', error: failure.message, ...zeroCounts() };
+    }
+    if (previous && previous.contentHash === landed.contentHash) {
+      await store.addUnit({ ...record, contentHash: landed.contentHash, status: 'skipped' });
+      unitLogger.info({ reason: 'same content' }, 'unit.skipped');
+      return skipped;
+    }
+    await store.addUnit({ ...record, contentHash: landed.contentHash, status: 'extracted' });
+    unitLogger.info({ size: landed.size, sha256: landed.contentHash }, 'unit.extracted');
+    try {
+      return await this.#process(session, landed, unitId, seq, unitLogger);
+    } catch (error) {
+      const failure = toInletError(error);
+      await store.updateUnit(unitId, { status: 'failed', error: failure.message, errorCode: failure.code, finishedAt: new Date().toISOString() });
+      unitLogger.error({ code: failure.code, error: failure.message }, 'unit.failed');
+      for (const sink of this.#job.sinks) await sink.discardStaging(this.#runId);
+      return { uri: candidate.uri, status: 'failed', error: failure.message, ...zeroCounts() };
+    } finally {
+      await dropUnitTables(session, `u${seq}`);
+    }
+  }
+
+  async #process(session: DuckDbSession, landed: LandedUnit, unitId: string, seq: number, logger: Logger): Promise<UnitSummary> {
+    const { store } = this.#options;
+    this.#report('normalize');
+    const quarantinePath = join(this.#quarantineDir(), `${seq}.parquet`);
+    const normalized = await this.#timed('normalize', () =>
+      normalizeUnit({
+        session,
+        unit: landed,
+        format: this.#job.source.format,
+        transforms: this.#job.transforms,
+        tablePrefix: `u${seq}`,
+        spoolDir: this.#spoolDir,
+        baseDir: this.#job.baseDir,
+        quarantinePath,
+        logger,
+        signal: this.#signal,
+      }),
+    );
+    await this.#job.source.verifyUnchanged(landed);
+    const { counts } = normalized;
+    await store.updateUnit(unitId, { status: 'normalized', ...counts });
+    if (normalized.quarantinedByRule.length) {
+      await store.addQuarantineEntries(
+        normalized.quarantinedByRule.map(({ rule, count }) => ({ runId: this.#runId, unitId, uri: landed.uri, rule, count, path: quarantinePath })),
+      );
+      logger.warn({ quarantined: counts.quarantined, rules: normalized.quarantinedByRule }, 'unit.quarantined');
+    }
+    failpoint('unit.normalized');
+
+    this.#report('load');
+    const staged = await this.#timed('load', async () => {
+      const outputs: StagedOutput[] = [];
+      for (const [index, sink] of this.#job.sinks.entries()) {
+        const output = await sink.stage(session, { relation: normalized.liveRows, runId: this.#runId, unitKey: String(seq) }, index, this.#signal);
+        if (output.rows !== counts.written) {
+          throw new InletError('INLET_E_INTERNAL', `sink ${index} wrote ${output.rows} rows of ${counts.written} for ${landed.uri}`);
+        }
+        outputs.push(output);
+      }
+      return outputs;
+    });
+    await store.updateUnit(unitId, { status: 'loaded' });
+    failpoint('unit.loaded');
+
+    this.#report('commit');
+    await this.#timed('commit', async () => {
+      // The manifest is durable before the first move, so a crash mid-commit is rolled forward.
+      await store.updateUnit(unitId, { status: 'committing', manifest: staged });
+      failpoint('unit.committing');
+      for (const output of staged) {
+        await withRetry(() => this.#job.sinks[output.sink].commit(output), { what: `commit ${landed.uri}`, logger, signal: this.#signal });
+      }
+      failpoint('unit.committed-files');
+      await store.updateUnit(unitId, { status: 'committed', finishedAt: new Date().toISOString() });
+    });
+    this.#progress.rows += counts.received;
+    logger.info({ ...counts }, 'unit.committed');
+    return { uri: landed.uri, status: 'committed', ...counts };
+  }
+}
+

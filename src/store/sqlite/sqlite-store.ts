@@ -1,0 +1,252 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import type {
+  AuditEvent,
+  AuditRecord,
+  Counts,
+  LockHolder,
+  MetadataStore,
+  QuarantineEntry,
+  RunRecord,
+  RunStatus,
+  UnitRecord,
+} from '../store.ts';
+import { migrate } from './migrate.ts';
+
+type Row = Record<string, SQLInputValue>;
+
+const now = () => new Date().toISOString();
+
+/** The embedded metadata store: one SQLite file in WAL mode, safe for several processes on one machine. */
+export class SqliteStore implements MetadataStore {
+  readonly #db: DatabaseSync;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.#db = new DatabaseSync(path, { timeout: 10_000 });
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
+    migrate(this.#db);
+  }
+
+  async close(): Promise<void> {
+    this.#db.close();
+  }
+
+  #transaction<T>(work: () => T): T {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = work();
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  async createRun(run: Pick<RunRecord, 'runId' | 'job' | 'pid' | 'host' | 'spec'>): Promise<void> {
+    this.#db
+      .prepare('INSERT INTO runs (run_id, job, status, pid, host, started_at, spec_json) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(run.runId, run.job, 'running', run.pid, run.host, now(), JSON.stringify(run.spec));
+  }
+
+  async finishRun(
+    runId: string,
+    outcome: Counts & { status: RunStatus; error: string | null; stageSeconds: Record<string, number> },
+  ): Promise<void> {
+    this.#db
+      .prepare(
+        `UPDATE runs SET status = ?, finished_at = ?, received = ?, written = ?, quarantined = ?, filtered = ?,
+         error = ?, stage_seconds_json = ? WHERE run_id = ?`,
+      )
+      .run(
+        outcome.status,
+        now(),
+        outcome.received,
+        outcome.written,
+        outcome.quarantined,
+        outcome.filtered,
+        outcome.error,
+        JSON.stringify(outcome.stageSeconds),
+        runId,
+      );
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    const row = this.#db.prepare('SELECT * FROM runs WHERE run_id = ?').get(runId) as Row | undefined;
+    return row && toRun(row);
+  }
+
+  async listRuns(filter: { job?: string; status?: RunStatus; limit?: number }): Promise<RunRecord[]> {
+    const rows = this.#db
+      .prepare(
+        `SELECT * FROM runs WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR status = ?2)
+         ORDER BY started_at DESC, run_id DESC LIMIT ?3`,
+      )
+      .all(filter.job ?? null, filter.status ?? null, filter.limit ?? 50) as Row[];
+    return rows.map(toRun);
+  }
+
+  async runningRuns(job: string): Promise<RunRecord[]> {
+    const rows = this.#db.prepare("SELECT * FROM runs WHERE job = ? AND status = 'running'").all(job) as Row[];
+    return rows.map(toRun);
+  }
+
+  async acquireJobLock(job: string, holder: LockHolder, isAlive: (holder: LockHolder) => boolean): Promise<LockHolder | null> {
+    return this.#transaction(() => {
+      const row = this.#db.prepare('SELECT run_id, pid, host FROM job_locks WHERE job = ?').get(job) as Row | undefined;
+      if (row) {
+        const current = { runId: String(row.run_id), pid: Number(row.pid), host: String(row.host) };
+        if (isAlive(current)) return current;
+      }
+      this.#db
+        .prepare('INSERT OR REPLACE INTO job_locks (job, run_id, pid, host, acquired_at) VALUES (?, ?, ?, ?, ?)')
+        .run(job, holder.runId, holder.pid, holder.host, now());
+      return null;
+    });
+  }
+
+  async releaseJobLock(job: string, runId: string): Promise<void> {
+    this.#db.prepare('DELETE FROM job_locks WHERE job = ? AND run_id = ?').run(job, runId);
+  }
+
+  async addUnit(unit: Omit<UnitRecord, keyof Counts | 'error' | 'errorCode' | 'manifest' | 'finishedAt'>): Promise<void> {
+    this.#db
+      .prepare(
+        `INSERT INTO units (unit_id, run_id, job, seq, uri, content_hash, size, mtime_ms, status, started_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(unit.unitId, unit.runId, unit.job, unit.seq, unit.uri, unit.contentHash, unit.size, unit.mtimeMs, unit.status, unit.startedAt);
+  }
+
+  async updateUnit(
+    unitId: string,
+    patch: Partial<Pick<UnitRecord, keyof Counts | 'status' | 'error' | 'errorCode' | 'manifest' | 'finishedAt' | 'contentHash'>>,
+  ): Promise<void> {
+    const columns: Record<string, SQLInputValue> = {};
+    for (const [key, value] of Object.entries(patch)) {
+      if (value === undefined) continue;
+      if (key === 'manifest') columns.manifest_json = JSON.stringify(value);
+      else columns[snake(key)] = value as SQLInputValue;
+    }
+    const names = Object.keys(columns);
+    if (!names.length) return;
+    this.#db
+      .prepare(`UPDATE units SET ${names.map((name) => `${name} = ?`).join(', ')} WHERE unit_id = ?`)
+      .run(...names.map((name) => columns[name]), unitId);
+  }
+
+  async listUnits(runId: string): Promise<UnitRecord[]> {
+    return (this.#db.prepare('SELECT * FROM units WHERE run_id = ? ORDER BY seq').all(runId) as Row[]).map(toUnit);
+  }
+
+  async lastCommittedUnit(job: string, uri: string): Promise<UnitRecord | undefined> {
+    const row = this.#db
+      .prepare("SELECT * FROM units WHERE job = ? AND uri = ? AND status = 'committed' ORDER BY finished_at DESC LIMIT 1")
+      .get(job, uri) as Row | undefined;
+    return row && toUnit(row);
+  }
+
+  async addQuarantineEntries(entries: QuarantineEntry[]): Promise<void> {
+    const insert = this.#db.prepare(
+      'INSERT OR REPLACE INTO quarantine_index (run_id, unit_id, uri, rule, count, path) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.#transaction(() => {
+      for (const e of entries) insert.run(e.runId, e.unitId, e.uri, e.rule, e.count, e.path);
+    });
+  }
+
+  async listQuarantineEntries(runId: string): Promise<QuarantineEntry[]> {
+    const rows = this.#db.prepare('SELECT * FROM quarantine_index WHERE run_id = ? ORDER BY uri, rule').all(runId) as Row[];
+    return rows.map((row) => ({
+      runId: String(row.run_id),
+      unitId: String(row.unit_id),
+      uri: String(row.uri),
+      rule: String(row.rule),
+      count: Number(row.count),
+      path: String(row.path),
+    }));
+  }
+
+  async appendAudit(event: AuditEvent): Promise<void> {
+    this.#db
+      .prepare('INSERT INTO audit_events (at, actor, action, target, outcome, details_json) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(now(), event.actor, event.action, event.target, event.outcome, JSON.stringify(event.details ?? {}));
+  }
+
+  async listAudit(filter: { action?: string; limit?: number }): Promise<AuditRecord[]> {
+    const rows = this.#db
+      .prepare('SELECT * FROM audit_events WHERE (?1 IS NULL OR action = ?1) ORDER BY id DESC LIMIT ?2')
+      .all(filter.action ?? null, filter.limit ?? 100) as Row[];
+    return rows.map((row) => ({
+      id: Number(row.id),
+      at: String(row.at),
+      actor: String(row.actor),
+      action: String(row.action),
+      target: String(row.target),
+      outcome: String(row.outcome),
+      details: JSON.parse(String(row.details_json)),
+    }));
+  }
+
+  async getState(job: string, key: string): Promise<string | undefined> {
+    const row = this.#db.prepare('SELECT value FROM state WHERE job = ? AND key = ?').get(job, key) as Row | undefined;
+    return row === undefined ? undefined : String(row.value);
+  }
+
+  async setState(job: string, key: string, value: string): Promise<void> {
+    this.#db
+      .prepare('INSERT INTO state (job, key, value, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (job, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at')
+      .run(job, key, value, now());
+  }
+}
+
+function snake(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function counts(row: Row): Counts {
+  return {
+    received: Number(row.received),
+    written: Number(row.written),
+    quarantined: Number(row.quarantined),
+    filtered: Number(row.filtered),
+  };
+}
+
+function toRun(row: Row): RunRecord {
+  return {
+    runId: String(row.run_id),
+    job: String(row.job),
+    status: row.status as RunStatus,
+    pid: Number(row.pid),
+    host: String(row.host),
+    startedAt: String(row.started_at),
+    finishedAt: row.finished_at === null ? null : String(row.finished_at),
+    error: row.error === null ? null : String(row.error),
+    spec: JSON.parse(String(row.spec_json)),
+    stageSeconds: JSON.parse(String(row.stage_seconds_json)),
+    ...counts(row),
+  };
+}
+
+function toUnit(row: Row): UnitRecord {
+  return {
+    unitId: String(row.unit_id),
+    runId: String(row.run_id),
+    job: String(row.job),
+    seq: Number(row.seq),
+    uri: String(row.uri),
+    contentHash: row.content_hash === null ? null : String(row.content_hash),
+    size: Number(row.size),
+    mtimeMs: Number(row.mtime_ms),
+    status: row.status as UnitRecord['status'],
+    error: row.error === null ? null : String(row.error),
+    errorCode: row.error_code === null ? null : String(row.error_code),
+    manifest: row.manifest_json === null ? null : JSON.parse(String(row.manifest_json)),
+    startedAt: String(row.started_at),
+    finishedAt: row.finished_at === null ? null : String(row.finished_at),
+    ...counts(row),
+  };
+}

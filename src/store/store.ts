@@ -1,0 +1,107 @@
+/**
+ * The metadata store: runs, the unit ledger, job locks, state (cursors), the quarantine
+ * index and audit events. SQLite (node:sqlite) implements it for one machine; a
+ * PostgreSQL implementation shares this interface for many workers.
+ */
+
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
+/** A unit's place in the staged run; `committing` carries the moves still to finish after a crash. */
+export type UnitStatus = 'extracted' | 'normalized' | 'loaded' | 'committing' | 'committed' | 'skipped' | 'failed';
+
+export interface Counts {
+  received: number;
+  written: number;
+  quarantined: number;
+  filtered: number;
+}
+
+export interface RunRecord extends Counts {
+  runId: string;
+  job: string;
+  status: RunStatus;
+  pid: number;
+  host: string;
+  startedAt: string;
+  finishedAt: string | null;
+  error: string | null;
+  /** The job spec the run executed, secrets redacted. */
+  spec: unknown;
+  stageSeconds: Record<string, number>;
+}
+
+export interface UnitRecord extends Counts {
+  unitId: string;
+  runId: string;
+  job: string;
+  seq: number;
+  uri: string;
+  contentHash: string | null;
+  size: number;
+  mtimeMs: number;
+  status: UnitStatus;
+  error: string | null;
+  errorCode: string | null;
+  /** Per sink, the staged → final moves of a commit (kept for crash recovery). */
+  manifest: unknown;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+export interface QuarantineEntry {
+  runId: string;
+  unitId: string;
+  uri: string;
+  rule: string;
+  count: number;
+  /** File holding the rejected records. */
+  path: string;
+}
+
+export interface AuditEvent {
+  actor: string;
+  action: string;
+  target: string;
+  outcome: string;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditRecord extends AuditEvent {
+  id: number;
+  at: string;
+}
+
+export interface LockHolder {
+  runId: string;
+  pid: number;
+  host: string;
+}
+
+export interface MetadataStore {
+  close(): Promise<void>;
+
+  createRun(run: Pick<RunRecord, 'runId' | 'job' | 'pid' | 'host' | 'spec'>): Promise<void>;
+  finishRun(runId: string, outcome: Counts & { status: RunStatus; error: string | null; stageSeconds: Record<string, number> }): Promise<void>;
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  listRuns(filter: { job?: string; status?: RunStatus; limit?: number }): Promise<RunRecord[]>;
+  /** Runs of a job still marked running (after a crash, their process is gone). */
+  runningRuns(job: string): Promise<RunRecord[]>;
+
+  /** Takes the job's lock unless a live holder has it (isAlive decides); returns the holder that blocks, if any. */
+  acquireJobLock(job: string, holder: LockHolder, isAlive: (holder: LockHolder) => boolean): Promise<LockHolder | null>;
+  releaseJobLock(job: string, runId: string): Promise<void>;
+
+  addUnit(unit: Omit<UnitRecord, keyof Counts | 'error' | 'errorCode' | 'manifest' | 'finishedAt'>): Promise<void>;
+  updateUnit(unitId: string, patch: Partial<Pick<UnitRecord, keyof Counts | 'status' | 'error' | 'errorCode' | 'manifest' | 'finishedAt' | 'contentHash'>>): Promise<void>;
+  listUnits(runId: string): Promise<UnitRecord[]>;
+  /** The latest committed unit of a job with this URI: what "already ingested" is judged against. */
+  lastCommittedUnit(job: string, uri: string): Promise<UnitRecord | undefined>;
+
+  addQuarantineEntries(entries: QuarantineEntry[]): Promise<void>;
+  listQuarantineEntries(runId: string): Promise<QuarantineEntry[]>;
+
+  appendAudit(event: AuditEvent): Promise<void>;
+  listAudit(filter: { action?: string; limit?: number }): Promise<AuditRecord[]>;
+
+  getState(job: string, key: string): Promise<string | undefined>;
+  setState(job: string, key: string, value: string): Promise<void>;
+}
