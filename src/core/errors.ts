@@ -22,6 +22,10 @@ export const ERROR_CODES = {
   INLET_E_SCRIPT: { kind: 'config', summary: 'A script transform module could not be loaded or misbehaved.' },
   INLET_E_SOURCE_NOT_FOUND: { kind: 'config', summary: 'The source path does not exist.' },
   INLET_E_JOB_LOCKED: { kind: 'terminal', summary: 'Another run of the same job is still in progress.' },
+  INLET_E_INTERRUPTED: {
+    kind: 'transient',
+    summary: 'The process running this unit stopped (crash, kill -9, power loss); the next run ingests it again.',
+  },
   INLET_E_RUN_NOT_FOUND: { kind: 'input', summary: 'No run has that id.' },
   INLET_E_PARSE: { kind: 'input', summary: 'A unit could not be decoded (corrupt, truncated or not of its declared format).' },
   INLET_E_XML_LIMIT: {

@@ -4,7 +4,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import type { LandedUnit, Sink, Source, StagedOutput, UnitCandidate } from '../core/connector.ts';
 import { InletError, toInletError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import type { Counts, MetadataStore, RunStatus, UnitRecord } from '../store/store.ts';
+import type { Counts, MetadataStore, RunStatus } from '../store/store.ts';
 import { DuckDbSession } from './duckdb-session.ts';
 import { failpoint } from './failpoint.ts';
 import { newRunId } from './ids.ts';
@@ -101,16 +101,6 @@ export async function runJob(job: RunnableJob, options: RunOptions): Promise<Run
   }
 }
 
-function isAlive(holder: { pid: number; host: string }): boolean {
-  if (holder.host !== hostname()) return true;
-  try {
-    process.kill(holder.pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function addCounts(a: Counts, b: Counts): Counts {
   return {
     received: a.received + b.received,
@@ -121,31 +111,49 @@ function addCounts(a: Counts, b: Counts): Counts {
 }
 
 /**
- * A run of this job that is still marked running holds no lock any more (we have it), so
- * its process died. Units it had begun to commit are rolled forward (their staged files
- * are all on disk and the moves are idempotent); everything else it staged is discarded
- * and will be ingested by this run, since those units are not in the ledger as committed.
+ * We hold the job's lock, so any unit of this job still between extract and commit
+ * belongs to a process that died. Units it had begun to commit are rolled forward
+ * (their staged files are all on disk and the moves are idempotent); everything else it
+ * staged is discarded and is ingested again by this run, as the ledger never marked
+ * those units committed. Runs left as running are marked interrupted.
  */
 async function recoverInterruptedRuns(job: RunnableJob, store: MetadataStore, logger: Logger): Promise<void> {
-  for (const dead of await store.runningRuns(job.name)) {
-    const units = await store.listUnits(dead.runId);
-    for (const unit of units.filter((u) => u.status === 'committing')) {
+  const deadRuns = new Set<string>();
+  for (const unit of await store.unfinishedUnits(job.name)) {
+    deadRuns.add(unit.runId);
+    if (unit.status === 'committing') {
       for (const staged of unit.manifest as StagedOutput[]) await job.sinks[staged.sink].commit(staged);
       await store.updateUnit(unit.unitId, { status: 'committed', finishedAt: new Date().toISOString() });
-      logger.info({ interrupted_run: dead.runId, unit: unit.uri }, 'unit.commit_recovered');
+      logger.info({ interrupted_run: unit.runId, unit: unit.uri }, 'unit.commit_recovered');
+    } else {
+      await store.updateUnit(unit.unitId, { status: 'failed', error: 'interrupted', errorCode: 'INLET_E_INTERRUPTED', ...zeroCounts() });
     }
-    for (const unit of units.filter((u) => !['committed', 'committing', 'skipped', 'failed'].includes(u.status))) {
-      await store.updateUnit(unit.unitId, { status: 'failed', error: 'interrupted', errorCode: 'INLET_E_INTERRUPTED' });
-    }
-    for (const sink of job.sinks) await sink.discardStaging(dead.runId);
-    const counts = sumCommitted(await store.listUnits(dead.runId));
-    await store.finishRun(dead.runId, { status: 'interrupted', error: 'the process stopped before the run finished', stageSeconds: dead.stageSeconds, ...counts });
-    logger.warn({ interrupted_run: dead.runId, pid: dead.pid }, 'run.interrupted');
+  }
+  for (const run of await store.runningRuns(job.name)) deadRuns.add(run.runId);
+  for (const runId of deadRuns) {
+    for (const sink of job.sinks) await sink.discardStaging(runId);
+    await markInterrupted(store, runId);
+    logger.warn({ interrupted_run: runId }, 'run.interrupted');
   }
 }
 
-function sumCommitted(units: UnitRecord[]): Counts {
-  return units.filter((u) => u.status === 'committed').reduce((sum, u) => addCounts(sum, u), zeroCounts());
+/** Records a run whose process is gone as interrupted, with the counts of the units it did commit. */
+export async function markInterrupted(store: MetadataStore, runId: string): Promise<void> {
+  const run = await store.getRun(runId);
+  if (!run || run.status !== 'running') return;
+  const counts = (await store.listUnits(runId)).filter((u) => u.status === 'committed').reduce((sum, u) => addCounts(sum, u), zeroCounts());
+  await store.finishRun(runId, { status: 'interrupted', error: 'the process stopped before the run finished', stageSeconds: run.stageSeconds, ...counts });
+}
+
+/** True while the process holding a run or lock is alive (other hosts are assumed alive). */
+export function isAlive(holder: { pid: number; host: string }): boolean {
+  if (holder.host !== hostname()) return true;
+  try {
+    process.kill(holder.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** The state of one run while it executes. */

@@ -14,3 +14,8 @@ export function literal(value: string): string {
 export function listLiteral(values: readonly string[]): string {
   return `[${values.map(literal).join(', ')}]`;
 }
+
+/** SQL that renders a value in quotes for messages, e.g. 'abc'; NULL stays NULL. */
+export function quotedValue(expression: string): string {
+  return `('''' || CAST(${expression} AS VARCHAR) || '''')`;
+}

@@ -54,7 +54,18 @@ export async function decodeCsv(session: SqlSession, request: DecodeRequest, for
     `rejects_table = ${literal(`${p}_reject_errors`)}`,
     `rejects_scan = ${literal(`${p}_reject_scans`)}`,
   ];
-  await session.run(`CREATE OR REPLACE TABLE ${table} AS SELECT * FROM read_csv(${literal(request.path)}, ${options.join(', ')})`);
+  const read = (extra: string[]) =>
+    session.run(`CREATE OR REPLACE TABLE ${table} AS SELECT * FROM read_csv(${literal(request.path)}, ${[...options, ...extra].join(', ')})`);
+  try {
+    await read([]);
+  } catch (error) {
+    if (!/sniffing/i.test((error as Error).message)) throw error;
+    // DuckDB's sniffer gives up on files whose damage it cannot model (an unclosed quote
+    // swallows the rest of the file). Read them with the declared dialect and the header's
+    // columns as text instead, so the damaged lines are quarantined, not the whole file.
+    const columns = await headerColumns(session, request.path, format);
+    await read(['auto_detect = false', `columns = {${columns.map((c) => `${literal(c)}: 'VARCHAR'`).join(', ')}}`]);
+  }
   // One bad line can carry several errors (one per column): a line is one rejected row.
   await session.run(
     `CREATE OR REPLACE TABLE ${rejectsTable} AS
@@ -78,4 +89,34 @@ export async function decodeCsv(session: SqlSession, request: DecodeRequest, for
     rejected: n,
     lineOf: (ordinal) => `(${ordinal} + ${linesBeforeData} + (SELECT count(*) FROM ${p}_gaps WHERE gap <= ${ordinal}))`,
   };
+}
+
+/** Column names from the header line (or column0… when there is none), split by the declared dialect. */
+async function headerColumns(session: SqlSession, path: string, format: CsvFormat): Promise<string[]> {
+  const [first] = await session.all<{ line: string }>(
+    `SELECT line FROM read_csv(${literal(path)}, columns = {'line': 'VARCHAR'}, delim = '\\0', quote = '', escape = '',
+       header = false, auto_detect = false, compression = 'auto', encoding = ${literal(format.encoding)}, skip = ${format.skip_rows}) LIMIT 1`,
+  );
+  const fields = splitLine(first?.line ?? '', format.delimiter, format.quote);
+  return format.header ? fields.map((f, i) => f.trim() || `column${i}`) : fields.map((_, i) => `column${i}`);
+}
+
+function splitLine(line: string, delimiter: string, quote: string): string[] {
+  const fields: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    if (quote && line[i] === quote) {
+      if (quoted && line[i + 1] === quote) {
+        field += quote;
+        i++;
+      } else quoted = !quoted;
+    } else if (!quoted && line.startsWith(delimiter, i)) {
+      fields.push(field);
+      field = '';
+      i += delimiter.length - 1;
+    } else field += line[i];
+  }
+  fields.push(field);
+  return fields;
 }

@@ -28,12 +28,18 @@ export async function decodeNdjson(session: SqlSession, request: DecodeRequest):
     await session.run(emptyTableSql(table));
     return { table, rejectsTable: null, rejected: 0, lineOf: (ordinal) => ordinal };
   }
-  // A NUL delimiter and no quoting make DuckDB's CSV reader hand over whole lines.
+  // A NUL delimiter and no quoting make DuckDB's CSV reader hand over whole lines;
+  // the table's rowid is then the line number - 1.
+  await session.run(
+    `CREATE OR REPLACE TABLE ${p}_text AS
+     SELECT line FROM read_csv(${literal(request.path)}, columns = {'line': 'VARCHAR'}, delim = '\\0', quote = '', escape = '',
+                               header = false, auto_detect = false, compression = 'auto', strict_mode = false)`,
+  );
   await session.run(
     `CREATE OR REPLACE TABLE ${lines} AS
-     SELECT rowid + 1 AS line_number, line, line IS NOT NULL AND json_valid(line) AND json_type(line::JSON) = 'OBJECT' AS ok
-     FROM read_csv(${literal(request.path)}, columns = {'line': 'VARCHAR'}, delim = '\\0', quote = '', escape = '',
-                   header = false, auto_detect = false, compression = 'auto', strict_mode = false)`,
+     SELECT rowid + 1 AS line_number, line,
+            CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END AS ok
+     FROM ${p}_text`,
   );
   await session.run(
     `CREATE OR REPLACE TABLE ${rejectsTable} AS

@@ -1,4 +1,5 @@
 import { InletError } from '../../core/errors.ts';
+import { isAlive, markInterrupted } from '../../engine/run-job.ts';
 import type { MetadataStore, RunRecord } from '../../store/store.ts';
 import { formatNumber, type Output } from '../output.ts';
 
@@ -21,6 +22,9 @@ export async function runsCommand(store: MetadataStore, args: { show?: string; j
       );
     }
     return 0;
+  }
+  for (const run of await store.listRuns({ status: 'running', limit: 1000 })) {
+    if (!isAlive(run)) await markInterrupted(store, run.runId);
   }
   const runs = await store.listRuns({ job: args.job, limit: 50 });
   if (args.json) output.out(JSON.stringify(runs.map(publicRun), null, 2));

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { ident, literal } from '../sql.ts';
+import { ident, literal, quotedValue } from '../sql.ts';
 import { requireColumn } from './columns.ts';
 import { type Column, nextRelation, type Rejection, type Relation, type StepContext } from './relation.ts';
 
 const simpleTypes = ['integer', 'bigint', 'double', 'boolean', 'date', 'timestamp', 'string'] as const;
-const decimalType = z.string().regex(/^decimal\(\s*\d{1,2}\s*,\s*\d{1,2}\s*\)$/, 'expected decimal(precision, scale)');
+const decimalType = z.string().regex(/^decimal\(\s*\d{1,2}\s*,\s*\d{1,2}\s*\)$/, 'expected decimal(precision,scale); inside a YAML { } mapping quote it: "decimal(12,2)"');
 const typeName = z.union([z.enum(simpleTypes), decimalType]);
 
 export const castSchema = z
@@ -72,7 +72,7 @@ export function compileCast(input: Relation, config: z.output<typeof castSchema>
     rejections.push({
       when: `${c} IS NOT NULL AND ${converted} IS NULL`,
       rule: literal(`cast: ${column.name} as ${target.type}`),
-      reason: `'cannot convert ' || ${literal(column.name)} || ' value ' || quote(CAST(${c} AS VARCHAR)) || ' to ${target.type}${target.format ? ` (format ${target.format.replaceAll("'", "''")})` : ''}'`,
+      reason: `'cannot convert ' || ${literal(column.name)} || ' value ' || ${quotedValue(c)} || ' to ${target.type}${target.format ? ` (format ${target.format.replaceAll("'", "''")})` : ''}'`,
     });
     return `${converted} AS ${c}`;
   });

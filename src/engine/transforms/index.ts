@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { InletError } from '../../core/errors.ts';
 import { castSchema, compileCast } from './cast.ts';
 import { compileDedupe, dedupeSchema } from './dedupe.ts';
 import { compileDerive, deriveSchema } from './derive.ts';
@@ -75,7 +76,13 @@ export async function compileTransforms(
 async function compileStep(input: Relation, step: TransformStep, name: keyof typeof stepSchemas, context: StepContext): Promise<Relation> {
   if (name === 'script') return compileScript(input, step.script!, context);
   const sql = await compileSqlStep(input, step, name, context);
-  return { sql, columns: await describe(context.session, sql) };
+  try {
+    return { sql, columns: await describe(context.session, sql) };
+  } catch (error) {
+    // DuckDB binds the step here: a type mismatch or unknown name in the user's SQL surfaces now.
+    const message = (error as Error).message.split('\n')[0];
+    throw new InletError('INLET_E_EXPRESSION', `${context.path}: ${message}`, { cause: error, details: { path: context.path } });
+  }
 }
 
 function compileSqlStep(input: Relation, step: TransformStep, name: keyof typeof stepSchemas, context: StepContext): string | Promise<string> {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ident, literal } from '../sql.ts';
+import { ident, literal, quotedValue } from '../sql.ts';
 import { requireColumn } from './columns.ts';
 import { checkExpression } from './expression.ts';
 import { FLAGS, LIVE, nextRelation, passThrough, type Rejection, type Relation, type StepContext } from './relation.ts';
@@ -53,7 +53,7 @@ export async function compileValidate(
     rejections.push({
       when: `__inlet_dup_${i} > 1`,
       rule: literal(`unique: ${names.join(', ')}`),
-      reason: `'duplicate ${names.join(', ')} ' || ${names.map((n) => `coalesce(quote(CAST(${ident(n)} AS VARCHAR)), 'NULL')`).join(` || ', ' || `)}`,
+      reason: `'duplicate ${names.join(', ')} ' || ${names.map((n) => `coalesce(${quotedValue(ident(n))}, 'NULL')`).join(` || ', ' || `)}`,
     });
   });
   const source: Relation = windows.length ? { sql: `SELECT *, ${windows.join(', ')} FROM (${input.sql}) AS w`, columns: input.columns } : input;

@@ -148,6 +148,13 @@ export class SqliteStore implements MetadataStore {
     return row && toUnit(row);
   }
 
+  async unfinishedUnits(job: string): Promise<UnitRecord[]> {
+    const rows = this.#db
+      .prepare("SELECT * FROM units WHERE job = ? AND status IN ('extracted', 'normalized', 'loaded', 'committing') ORDER BY run_id, seq")
+      .all(job) as Row[];
+    return rows.map(toUnit);
+  }
+
   async addQuarantineEntries(entries: QuarantineEntry[]): Promise<void> {
     const insert = this.#db.prepare(
       'INSERT OR REPLACE INTO quarantine_index (run_id, unit_id, uri, rule, count, path) VALUES (?, ?, ?, ?, ?, ?)',

@@ -1,0 +1,84 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+const INLET = join(ROOT, 'bin', 'inlet');
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A fresh temporary directory for one test. */
+export function tempDir(prefix = 'inlet-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Runs the real `inlet` command as a user would, in `cwd`, with INLET_DATA_DIR set. */
+export function inlet(args: string[], options: { cwd?: string; dataDir: string; env?: Record<string, string> }): Promise<CliResult> {
+  return new Promise((done, fail) => {
+    const child = spawn(INLET, args, {
+      cwd: options.cwd ?? ROOT,
+      env: { ...process.env, INLET_DATA_DIR: options.dataDir, INLET_LOG_LEVEL: 'warn', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('error', fail);
+    child.on('close', (code, signal) => done({ code, signal, stdout, stderr }));
+  });
+}
+
+export interface RunJson {
+  run_id: string;
+  job: string;
+  status: string;
+  counts: { received: number; written: number; quarantined: number; filtered: number };
+  units: { uri: string; status: string; received: number; written: number; quarantined: number; filtered: number; error?: string }[];
+  duration_ms: number;
+}
+
+/** `inlet run <job> --json`, parsed; fails the test with stderr when stdout is not one JSON object. */
+export async function runJob(jobFile: string, dataDir: string, extra: string[] = [], env: Record<string, string> = {}): Promise<RunJson & { code: number | null }> {
+  const result = await inlet(['run', jobFile, '--json', ...extra], { dataDir, env });
+  let parsed: RunJson;
+  try {
+    parsed = JSON.parse(result.stdout);
+  } catch {
+    throw new Error(`inlet run printed no JSON (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
+  }
+  return { ...parsed, code: result.code };
+}
+
+/** Asserts received = written + quarantined + filtered for a run and each of its units. */
+export function assertIdentity(run: RunJson): void {
+  for (const c of [run.counts, ...run.units]) {
+    if (c.received !== c.written + c.quarantined + c.filtered) {
+      throw new Error(`accounting identity broken: ${JSON.stringify(c)}`);
+    }
+  }
+}
+
+/** Runs SQL with an unrestricted DuckDB, as a user reading inlet's outputs would. */
+export async function query<T = Record<string, unknown>>(sql: string): Promise<T[]> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    const reader = await connection.runAndReadAll(sql);
+    return reader.getRowObjectsJson() as T[];
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
