@@ -20,7 +20,10 @@ export function tempDir(prefix = 'inlet-test-'): string {
 }
 
 /** Runs the real `inlet` command as a user would, in `cwd`, with INLET_DATA_DIR set. */
-export function inlet(args: string[], options: { cwd?: string; dataDir: string; env?: Record<string, string> }): Promise<CliResult> {
+export function inlet(
+  args: string[],
+  options: { cwd?: string; dataDir: string; env?: Record<string, string> },
+): Promise<CliResult> {
   return new Promise((done, fail) => {
     const child = spawn(INLET, args, {
       cwd: options.cwd ?? ROOT,
@@ -45,12 +48,25 @@ export interface RunJson {
   job: string;
   status: string;
   counts: { received: number; written: number; quarantined: number; filtered: number };
-  units: { uri: string; status: string; received: number; written: number; quarantined: number; filtered: number; error?: string }[];
+  units: {
+    uri: string;
+    status: string;
+    received: number;
+    written: number;
+    quarantined: number;
+    filtered: number;
+    error?: string;
+  }[];
   duration_ms: number;
 }
 
 /** `inlet run <job> --json`, parsed; fails the test with stderr when stdout is not one JSON object. */
-export async function runJob(jobFile: string, dataDir: string, extra: string[] = [], env: Record<string, string> = {}): Promise<RunJson & { code: number | null }> {
+export async function runJob(
+  jobFile: string,
+  dataDir: string,
+  extra: string[] = [],
+  env: Record<string, string> = {},
+): Promise<RunJson & { code: number | null }> {
   const result = await inlet(['run', jobFile, '--json', ...extra], { dataDir, env });
   let parsed: RunJson;
   try {

@@ -60,7 +60,11 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     switch (command) {
       case 'run':
         if (rest.length !== 1) usage('run takes one job file');
-        return await runCommand({ jobFile: rest[0], overrides: values.set, json: values.json, reprocess: values.reprocess }, config, output);
+        return await runCommand(
+          { jobFile: rest[0], overrides: values.set, json: values.json, reprocess: values.reprocess },
+          config,
+          output,
+        );
       case 'validate':
         if (rest.length !== 1) usage('validate takes one job file');
         return await validateCommand(rest[0], output);
@@ -70,13 +74,19 @@ export async function main(argv: string[], output: Output = processOutput): Prom
         return schemaCommand(output);
       case 'runs': {
         const [sub = 'list', runId] = rest;
-        if (sub === 'show' && runId) return await withStore((store) => runsCommand(store, { show: runId, json: values.json }, output));
-        if (sub === 'list') return await withStore((store) => runsCommand(store, { json: values.json, job: values.job }, output));
+        if (sub === 'show' && runId)
+          return await withStore((store) => runsCommand(store, { show: runId, json: values.json }, output));
+        if (sub === 'list')
+          return await withStore((store) =>
+            runsCommand(store, { json: values.json, job: values.job }, output),
+          );
         return usage('runs takes list or show <run_id>');
       }
       case 'quarantine':
         if (rest.length !== 1) usage('quarantine takes one run id');
-        return await withStore((store) => quarantineCommand(store, config.dataDir, { runId: rest[0], json: values.json }, output));
+        return await withStore((store) =>
+          quarantineCommand(store, config.dataDir, { runId: rest[0], json: values.json }, output),
+        );
       default:
         return usage(`unknown command "${command}"`);
     }
@@ -86,7 +96,13 @@ export async function main(argv: string[], output: Output = processOutput): Prom
 }
 
 function reportError(error: unknown, output: Output): number {
-  const failure = error instanceof InletError ? error : (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? new InletError('INLET_E_USAGE', `${(error as Error).message}\n\n${USAGE}`) : toInletError(error);
+  const failure =
+    error instanceof InletError
+      ? error
+      : (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
+          (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+        ? new InletError('INLET_E_USAGE', `${(error as Error).message}\n\n${USAGE}`)
+        : toInletError(error);
   output.err(`inlet: ${failure.message} [${failure.code}]`);
   if (failure.kind === 'internal' && failure.cause instanceof Error) output.err(failure.cause.stack ?? '');
   return failure.kind === 'config' ? 2 : 1;

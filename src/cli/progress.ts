@@ -2,7 +2,10 @@ import type { RunProgress } from '../engine/run-job.ts';
 import { formatNumber } from './output.ts';
 
 /** The live progress line on a terminal: units, rows, rows/s and the current stage, redrawn in place. */
-export function createProgressLine(stream: NodeJS.WriteStream): { update(p: RunProgress): void; stop(): void } {
+export function createProgressLine(stream: NodeJS.WriteStream): {
+  update(p: RunProgress): void;
+  stop(): void;
+} {
   const started = performance.now();
   let last: RunProgress | undefined;
   const draw = () => {

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import type { ConnectorContext, ConnectorSpec, Sink, SinkSpec, Source, SourceSpec } from '../core/connector.ts';
+import type {
+  ConnectorContext,
+  ConnectorSpec,
+  Sink,
+  SinkSpec,
+  Source,
+  SourceSpec,
+} from '../core/connector.ts';
 import { transformStepSchema } from '../engine/transforms/index.ts';
 import { fileSink, fileSource } from './local-files/index.ts';
 
@@ -12,7 +19,9 @@ export const CONNECTORS: ConnectorSpec[] = [...SOURCES, ...SINKS];
 
 function unionOf(specs: (SourceSpec | SinkSpec)[]) {
   const schemas = specs.map((spec) => spec.config) as unknown as [z.ZodObject, ...z.ZodObject[]];
-  return schemas.length === 1 ? schemas[0] : z.discriminatedUnion('type', schemas as [z.ZodObject, z.ZodObject, ...z.ZodObject[]]);
+  return schemas.length === 1
+    ? schemas[0]
+    : z.discriminatedUnion('type', schemas as [z.ZodObject, z.ZodObject, ...z.ZodObject[]]);
 }
 
 const sourceSchema = unionOf(SOURCES).describe('Where the data comes from; `type` picks the connector.');
@@ -24,21 +33,30 @@ const engineSchema = z
       .string()
       .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'expected a size such as 512MB or 2GB')
       .optional()
-      .describe('Memory cap of the data plane; beyond it DuckDB spills to disk. Default: INLET_MEMORY_LIMIT or 512MB.'),
+      .describe(
+        'Memory cap of the data plane; beyond it DuckDB spills to disk. Default: INLET_MEMORY_LIMIT or 512MB.',
+      ),
     threads: z.number().int().min(1).max(256).optional().describe('Data-plane threads; default: all cores.'),
   })
-  .strict();
+  .strict()
+  .describe('Data-plane settings for this job.');
 
 /** The job file schema: the single source for validation, `inlet schema` and the docs. */
 export const jobSchema = z
   .object({
     name: z
       .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'letters, digits, _ . - (up to 128), starting with a letter or digit')
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/,
+        'letters, digits, _ . - (up to 128), starting with a letter or digit',
+      )
       .describe('Unique job name; the ledger of ingested units is kept per name.'),
-    description: z.string().optional(),
+    description: z.string().optional().describe('What the job is for.'),
     source: sourceSchema,
-    transforms: z.array(transformStepSchema).default([]).describe('Steps applied in order to every unit\'s rows.'),
+    transforms: z
+      .array(transformStepSchema)
+      .default([])
+      .describe("Steps applied in order to every unit's rows."),
     sinks: z.array(sinkSchema).min(1).optional().describe('Where rows go; every sink gets every row.'),
     sink: sinkSchema.optional().describe('Shorthand for a single sink.'),
     engine: engineSchema.optional(),
@@ -46,7 +64,11 @@ export const jobSchema = z
   .strict()
   .superRefine((job, ctx) => {
     if (!job.sinks === !job.sink) {
-      ctx.addIssue({ code: 'custom', path: ['sinks'], message: job.sink ? 'give either sink or sinks, not both' : 'a job needs a sink (or sinks)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sinks'],
+        message: job.sink ? 'give either sink or sinks, not both' : 'a job needs a sink (or sinks)',
+      });
     }
   })
   .describe('An inlet job: a source, transforms and sinks.');

@@ -7,13 +7,19 @@ export type InletErrorKind = 'config' | 'input' | 'transient' | 'terminal' | 'au
 
 /** Every error code inlet raises, with the kind it always has and what it means. */
 export const ERROR_CODES = {
-  INLET_E_USAGE: { kind: 'config', summary: 'The command line is wrong: unknown command, flag or missing argument.' },
+  INLET_E_USAGE: {
+    kind: 'config',
+    summary: 'The command line is wrong: unknown command, flag or missing argument.',
+  },
   INLET_E_JOB_INVALID: {
     kind: 'config',
     summary: 'The job file does not match the job schema; every problem is named by its YAML path and line.',
   },
   INLET_E_JOB_YAML: { kind: 'config', summary: 'The job file is not valid YAML.' },
-  INLET_E_ENV_MISSING: { kind: 'config', summary: 'The job file refers to an environment variable that is not set.' },
+  INLET_E_ENV_MISSING: {
+    kind: 'config',
+    summary: 'The job file refers to an environment variable that is not set.',
+  },
   INLET_E_EXPRESSION: {
     kind: 'config',
     summary: 'A SQL expression in a transform is not a single valid expression over the row.',
@@ -24,19 +30,27 @@ export const ERROR_CODES = {
   INLET_E_JOB_LOCKED: { kind: 'terminal', summary: 'Another run of the same job is still in progress.' },
   INLET_E_INTERRUPTED: {
     kind: 'transient',
-    summary: 'The process running this unit stopped (crash, kill -9, power loss); the next run ingests it again.',
+    summary:
+      'The process running this unit stopped (crash, kill -9, power loss); the next run ingests it again.',
   },
   INLET_E_RUN_NOT_FOUND: { kind: 'input', summary: 'No run has that id.' },
-  INLET_E_PARSE: { kind: 'input', summary: 'A unit could not be decoded (corrupt, truncated or not of its declared format).' },
+  INLET_E_PARSE: {
+    kind: 'input',
+    summary: 'A unit could not be decoded (corrupt, truncated or not of its declared format).',
+  },
   INLET_E_XML_LIMIT: {
     kind: 'input',
-    summary: 'An XML document declares entities or exceeds the depth or size limits (entity-expansion bombs are refused).',
+    summary:
+      'An XML document declares entities or exceeds the depth or size limits (entity-expansion bombs are refused).',
   },
   INLET_E_VALIDATION_FAILED: {
     kind: 'input',
     summary: 'Rows broke a validate rule whose on_fail is `fail`; the unit was not loaded.',
   },
-  INLET_E_UNIT_CHANGED: { kind: 'transient', summary: 'A source file changed while it was being read; it is taken again next run.' },
+  INLET_E_UNIT_CHANGED: {
+    kind: 'transient',
+    summary: 'A source file changed while it was being read; it is taken again next run.',
+  },
   INLET_E_IO: { kind: 'transient', summary: 'A transient I/O error that survived every retry.' },
   INLET_E_SINK: { kind: 'terminal', summary: 'A sink could not write its output.' },
   INLET_E_INTERNAL: { kind: 'internal', summary: 'A bug in inlet; the message and cause say where.' },

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { SqlSession } from '../core/connector.ts';
 import { InletError } from '../core/errors.ts';
 import { listLiteral, literal } from './sql.ts';
@@ -83,8 +83,12 @@ function withTrailingSep(dir: string): string {
   return dir.endsWith(sep) ? dir : dir + sep;
 }
 
-/** Turns a DuckDB error into an InletError that names the unit, keeping DuckDB's own message. */
-export function duckDbError(error: unknown, code: 'INLET_E_PARSE' | 'INLET_E_SINK', where: string): InletError {
-  const message = error instanceof Error ? error.message : String(error);
-  return new InletError(code, `${where}: ${message.split('\n')[0]}`, { cause: error });
+/** Turns a DuckDB error into an InletError with DuckDB's first line, prefixed by where it happened if given. */
+export function duckDbError(
+  error: unknown,
+  code: 'INLET_E_PARSE' | 'INLET_E_SINK',
+  where?: string,
+): InletError {
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+  return new InletError(code, where ? `${where}: ${message}` : message, { cause: error });
 }

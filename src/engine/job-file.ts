@@ -1,6 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { isScalar, LineCounter, type Node, parseDocument, parse as parseYaml, visit, type Document } from 'yaml';
+import {
+  type Document,
+  isMap,
+  isScalar,
+  LineCounter,
+  type Node,
+  parseDocument,
+  parse as parseYaml,
+  visit,
+} from 'yaml';
 import type { z } from 'zod';
 import { InletError } from '../core/errors.ts';
 
@@ -15,8 +24,6 @@ export interface LoadedJob<T> {
   spec: T;
   /** The job file's folder; relative paths in the spec resolve against it. */
   baseDir: string;
-  /** Names of the environment variables the file used (their values are secrets to the log). */
-  secrets: string[];
 }
 
 export interface LoadOptions {
@@ -29,7 +36,10 @@ const ENV_REFERENCE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 /** Formats a path like transforms[2].cast.amount. */
 export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
+  return path.reduce<string>(
+    (out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
+    '',
+  );
 }
 
 /**
@@ -37,7 +47,11 @@ export function formatPath(path: readonly PropertyKey[]): string {
  * `$`) → overrides → schema validation. Every problem carries its YAML path and line;
  * when there are any, throws an InletError listing them all in `details.problems`.
  */
-export async function loadJobFile<S extends z.ZodType>(file: string, schema: S, options: LoadOptions = {}): Promise<LoadedJob<z.output<S>>> {
+export async function loadJobFile<S extends z.ZodType>(
+  file: string,
+  schema: S,
+  options: LoadOptions = {},
+): Promise<LoadedJob<z.output<S>>> {
   const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
     throw new InletError('INLET_E_USAGE', `cannot read job file ${file}: ${error.code ?? error.message}`);
   });
@@ -53,11 +67,15 @@ export function parseJobText<S extends z.ZodType>(
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const lineOf = (offset: number | undefined) => (offset === undefined ? null : lines.linePos(offset).line);
   if (doc.errors.length) {
-    const problems = doc.errors.map((e) => ({ path: '', line: lineOf(e.pos[0]), message: e.message.split('\n')[0] }));
+    const problems = doc.errors.map((e) => ({
+      path: '',
+      line: lineOf(e.pos[0]),
+      message: e.message.split('\n')[0],
+    }));
     throw jobError('INLET_E_JOB_YAML', options.source, problems);
   }
   const problems: JobProblem[] = [];
-  const secrets = interpolate(doc, options.env ?? process.env, (path, offset, name) =>
+  interpolate(doc, options.env ?? process.env, (path, offset, name) =>
     problems.push({ path, line: lineOf(offset), message: `environment variable ${name} is not set` }),
   );
   for (const override of options.overrides ?? []) applyOverride(doc, override, problems);
@@ -65,18 +83,29 @@ export function parseJobText<S extends z.ZodType>(
 
   const result = schema.safeParse(doc.toJS());
   if (!result.success) {
-    const found = result.error.issues.map((issue) => ({
-      path: formatPath(issue.path),
-      line: lineOf(nearestNode(doc, issue.path)?.range?.[0]),
-      message: issue.message,
-    }));
+    const found = result.error.issues.flatMap((issue) => {
+      // An unknown key is reported against its parent; point at the key itself instead.
+      const paths =
+        issue.code === 'unrecognized_keys' ? issue.keys.map((key) => [...issue.path, key]) : [issue.path];
+      return paths.map((path) => ({
+        path: formatPath(path),
+        line: lineOf(nearestKeyOrNode(doc, path)),
+        message: issue.message,
+      }));
+    });
     throw jobError('INLET_E_JOB_INVALID', options.source, found);
   }
-  return { spec: result.data, baseDir: options.baseDir, secrets };
+  return { spec: result.data, baseDir: options.baseDir };
 }
 
-function jobError(code: 'INLET_E_JOB_YAML' | 'INLET_E_ENV_MISSING' | 'INLET_E_JOB_INVALID', source: string, problems: JobProblem[]) {
-  const listed = problems.map((p) => `  ${p.path || '(document)'}${p.line ? ` (line ${p.line})` : ''}: ${p.message}`).join('\n');
+function jobError(
+  code: 'INLET_E_JOB_YAML' | 'INLET_E_ENV_MISSING' | 'INLET_E_JOB_INVALID',
+  source: string,
+  problems: JobProblem[],
+) {
+  const listed = problems
+    .map((p) => `  ${p.path || '(document)'}${p.line ? ` (line ${p.line})` : ''}: ${p.message}`)
+    .join('\n');
   return new InletError(code, `${source} is not a valid job:\n${listed}`, { details: { problems } });
 }
 
@@ -85,21 +114,21 @@ function interpolate(
   doc: Document,
   env: Record<string, string | undefined>,
   missing: (path: string, offset: number | undefined, name: string) => void,
-): string[] {
-  const used = new Set<string>();
+): void {
   visit(doc, {
     Scalar(_key, node, ancestry) {
       if (typeof node.value !== 'string' || !node.value.includes('$')) return;
-      node.value = node.value.replace(ENV_REFERENCE, (match, name: string | undefined, fallback: string | undefined) => {
-        if (match === '$$') return '$';
-        const value = env[name!] ?? fallback;
-        if (value === undefined) missing(pathOf(ancestry, node), node.range?.[0], name!);
-        else used.add(name!);
-        return value ?? '';
-      });
+      node.value = node.value.replace(
+        ENV_REFERENCE,
+        (match, name: string | undefined, fallback: string | undefined) => {
+          if (match === '$$') return '$';
+          const value = env[name!] ?? fallback;
+          if (value === undefined) missing(pathOf(ancestry, node), node.range?.[0], name!);
+          return value ?? '';
+        },
+      );
     },
   });
-  return [...used];
 }
 
 function pathOf(ancestry: readonly unknown[], node: Node): string {
@@ -131,6 +160,16 @@ function applyOverride(doc: Document, override: string, problems: JobProblem[]):
     .filter((part) => part !== undefined && part !== '')
     .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
   doc.setIn(path, doc.createNode(parseYaml(override.slice(eq + 1))));
+}
+
+/** Where `path` starts in the text: its key when it is a mapping entry, else its node. */
+function nearestKeyOrNode(doc: Document, path: readonly PropertyKey[]): number | undefined {
+  const parent = path.length ? doc.getIn(path.slice(0, -1) as (string | number)[], true) : undefined;
+  if (isMap(parent)) {
+    const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === path.at(-1));
+    if (pair && isScalar(pair.key)) return pair.key.range?.[0];
+  }
+  return nearestNode(doc, path)?.range?.[0];
 }
 
 /** The node at `path`, or its nearest existing ancestor (for a missing key, the object that lacks it). */

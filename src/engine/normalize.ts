@@ -7,7 +7,14 @@ import { decodeUnit } from '../formats/index.ts';
 import type { Counts } from '../store/store.ts';
 import { duckDbError } from './duckdb-session.ts';
 import { ident, literal } from './sql.ts';
-import { baseRelation, compileTransforms, FLAGS, LIVE, type StepContext, type TransformStep } from './transforms/index.ts';
+import {
+  baseRelation,
+  compileTransforms,
+  FLAGS,
+  LIVE,
+  type StepContext,
+  type TransformStep,
+} from './transforms/index.ts';
 import { describe } from './transforms/relation.ts';
 
 export interface NormalizeRequest {
@@ -40,14 +47,12 @@ export interface NormalizedUnit {
  */
 export async function normalizeUnit(request: NormalizeRequest): Promise<NormalizedUnit> {
   const { session, tablePrefix: p } = request;
-  const decoded = await guard(
-    () =>
-      decodeUnit(
-        session,
-        { path: request.unit.localPath, spoolDir: request.spoolDir, tablePrefix: p, signal: request.signal },
-        request.format,
-      ),
-    request.unit.uri,
+  const decoded = await guard(() =>
+    decodeUnit(
+      session,
+      { path: request.unit.localPath, spoolDir: request.spoolDir, tablePrefix: p, signal: request.signal },
+      request.format,
+    ),
   );
   const base = await baseRelation({ session }, decoded.table);
   const relation = await compileTransforms(base, request.transforms, {
@@ -59,9 +64,15 @@ export async function normalizeUnit(request: NormalizeRequest): Promise<Normaliz
     signal: request.signal,
   });
   const norm = `${p}_norm`;
-  await guard(() => session.run(`CREATE OR REPLACE TABLE ${norm} AS ${relation.sql}`), request.unit.uri);
+  await guard(() => session.run(`CREATE OR REPLACE TABLE ${norm} AS ${relation.sql}`));
 
-  const [tally] = await session.all<{ total: number; live: number; rejected: number; filtered: number; fatal: number }>(
+  const [tally] = await session.all<{
+    total: number;
+    live: number;
+    rejected: number;
+    filtered: number;
+    fatal: number;
+  }>(
     `SELECT count(*)::BIGINT AS total,
             count(*) FILTER (WHERE ${LIVE})::BIGINT AS live,
             count(*) FILTER (WHERE ${FLAGS.rule} IS NOT NULL)::BIGINT AS rejected,
@@ -76,23 +87,37 @@ export async function normalizeUnit(request: NormalizeRequest): Promise<Normaliz
     filtered: Number(tally.filtered),
   };
   if (counts.received !== counts.written + counts.quarantined + counts.filtered) {
-    throw new InletError('INLET_E_INTERNAL', `accounting identity broken for ${request.unit.uri}: ${JSON.stringify(counts)}`);
+    throw new InletError(
+      'INLET_E_INTERNAL',
+      `accounting identity broken for ${request.unit.uri}: ${JSON.stringify(counts)}`,
+    );
   }
-  if (Number(tally.fatal) > 0) await failUnit(session, norm, decoded.lineOf, Number(tally.fatal), request.unit.uri);
+  if (Number(tally.fatal) > 0)
+    await failUnit(session, norm, decoded.lineOf, Number(tally.fatal), request.unit.uri);
 
   const quarantinedByRule = counts.quarantined > 0 ? await writeQuarantine(request, decoded, norm) : [];
   const columns = relation.columns.map((c) => ident(c.name)).join(', ');
   return { counts, liveRows: `SELECT ${columns} FROM ${norm} WHERE ${LIVE}`, quarantinedByRule };
 }
 
-async function failUnit(session: SqlSession, norm: string, lineOf: (ordinal: string) => string, fatal: number, uri: string) {
+async function failUnit(
+  session: SqlSession,
+  norm: string,
+  lineOf: (ordinal: string) => string,
+  fatal: number,
+  uri: string,
+) {
   const examples = await session.all<{ line: number | null; reason: string }>(
     `SELECT ${lineOf(FLAGS.row)} AS line, ${FLAGS.reason} AS reason FROM ${norm} WHERE ${FLAGS.fatal} ORDER BY ${FLAGS.row} LIMIT 5`,
   );
   const listed = examples.map((e) => `line ${e.line ?? '?'}: ${e.reason}`).join('; ');
-  throw new InletError('INLET_E_VALIDATION_FAILED', `${fatal} row(s) broke a validate rule with on_fail: fail (${listed})`, {
-    details: { uri, rows: fatal },
-  });
+  throw new InletError(
+    'INLET_E_VALIDATION_FAILED',
+    `${fatal} row(s) broke a validate rule with on_fail: fail (${listed})`,
+    {
+      details: { uri, rows: fatal },
+    },
+  );
 }
 
 /** Writes the unit's rejected records (decoder rejects and rule rejects) to its quarantine file. */
@@ -113,9 +138,13 @@ async function writeQuarantine(
      WHERE n.${FLAGS.rule} IS NOT NULL`,
   ];
   if (decoded.rejectsTable) {
-    parts.unshift(`SELECT ${uri} AS unit, line, rule, message AS reason, record FROM ${decoded.rejectsTable}`);
+    parts.unshift(
+      `SELECT ${uri} AS unit, line, rule, message AS reason, record FROM ${decoded.rejectsTable}`,
+    );
   }
-  await session.run(`CREATE OR REPLACE TABLE ${p}_quarantine AS SELECT * FROM (${parts.join(' UNION ALL ')}) ORDER BY line`);
+  await session.run(
+    `CREATE OR REPLACE TABLE ${p}_quarantine AS SELECT * FROM (${parts.join(' UNION ALL ')}) ORDER BY line`,
+  );
   await mkdir(dirname(request.quarantinePath), { recursive: true });
   await session.run(`COPY ${p}_quarantine TO ${literal(request.quarantinePath)} (FORMAT parquet)`);
   const byRule = await session.all<{ rule: string; count: number }>(
@@ -132,12 +161,12 @@ export async function dropUnitTables(session: SqlSession, tablePrefix: string): 
   for (const { name } of tables) await session.run(`DROP TABLE IF EXISTS ${ident(name)}`);
 }
 
-/** Runs a DuckDB step, turning its errors into a parse error that names the unit. */
-async function guard<T>(step: () => Promise<T>, uri: string): Promise<T> {
+/** Runs a DuckDB step, turning its errors into a parse error of the unit. */
+async function guard<T>(step: () => Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (error) {
     if (error instanceof InletError) throw error;
-    throw duckDbError(error, 'INLET_E_PARSE', uri);
+    throw duckDbError(error, 'INLET_E_PARSE');
   }
 }

@@ -1,6 +1,6 @@
+import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { mkdir, rm } from 'node:fs/promises';
 import type { LandedUnit, Sink, Source, StagedOutput, UnitCandidate } from '../core/connector.ts';
 import { InletError, toInletError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
@@ -79,23 +79,76 @@ export async function runJob(job: RunnableJob, options: RunOptions): Promise<Run
   const holder = { runId, pid: process.pid, host: hostname() };
   const blocking = await store.acquireJobLock(job.name, holder, isAlive);
   if (blocking) {
-    throw new InletError('INLET_E_JOB_LOCKED', `job ${job.name} is already running (run ${blocking.runId}, pid ${blocking.pid})`);
+    throw new InletError(
+      'INLET_E_JOB_LOCKED',
+      `job ${job.name} is already running (run ${blocking.runId}, pid ${blocking.pid})`,
+    );
   }
   try {
     await recoverInterruptedRuns(job, store, logger);
-    await store.createRun({ runId, job: job.name, pid: process.pid, host: holder.host, spec: job.recordedSpec });
-    await store.appendAudit({ actor: 'cli', action: 'run.started', target: job.name, outcome: 'ok', details: { run_id: runId } });
+    await store.createRun({
+      runId,
+      job: job.name,
+      pid: process.pid,
+      host: holder.host,
+      spec: job.recordedSpec,
+    });
+    await store.appendAudit({
+      actor: 'cli',
+      action: 'run.started',
+      target: job.name,
+      outcome: 'ok',
+      details: { run_id: runId },
+    });
     logger.info({}, 'run.started');
     const run = new JobRun(job, options, runId, logger, signal);
-    const { units, stageSeconds } = await run.execute();
+    let executed: Awaited<ReturnType<JobRun['execute']>>;
+    try {
+      executed = await run.execute();
+    } catch (error) {
+      // A failure of the run as a whole (source unreachable, cancelled): recorded, then reported.
+      const failure = toInletError(error);
+      await store.finishRun(runId, {
+        status: 'failed',
+        error: failure.message,
+        stageSeconds: run.stageSeconds,
+        ...zeroCounts(),
+      });
+      await store.appendAudit({
+        actor: 'cli',
+        action: 'run.finished',
+        target: job.name,
+        outcome: 'failed',
+        details: { run_id: runId, code: failure.code },
+      });
+      logger.error({ code: failure.code, error: failure.message }, 'run.failed');
+      throw failure;
+    }
+    const { units, stageSeconds } = executed;
     const counts = units.reduce((sum, u) => addCounts(sum, u), zeroCounts());
     const failed = units.filter((u) => u.status === 'failed');
     const status: RunStatus = failed.length ? 'failed' : 'succeeded';
-    const error = failed.length ? `${failed.length} unit(s) failed: ${failed.map((u) => `${u.uri}: ${u.error}`).join('; ')}` : undefined;
+    const error = failed.length
+      ? `${failed.length} unit(s) failed: ${failed.map((u) => `${u.uri}: ${u.error}`).join('; ')}`
+      : undefined;
     await store.finishRun(runId, { status, error: error ?? null, stageSeconds, ...counts });
-    await store.appendAudit({ actor: 'cli', action: 'run.finished', target: job.name, outcome: status, details: { run_id: runId, ...counts } });
+    await store.appendAudit({
+      actor: 'cli',
+      action: 'run.finished',
+      target: job.name,
+      outcome: status,
+      details: { run_id: runId, ...counts },
+    });
     logger.info({ status, ...counts }, 'run.finished');
-    return { run_id: runId, job: job.name, status, counts, units, duration_ms: Date.now() - started, ...(error ? { error } : {}) };
+    return {
+      run_id: runId,
+      job: job.name,
+      status,
+      counts,
+      units,
+      duration_ms: Date.now() - started,
+      ...(error ? { error } : {}),
+    };
   } finally {
     await store.releaseJobLock(job.name, runId);
   }
@@ -126,7 +179,12 @@ async function recoverInterruptedRuns(job: RunnableJob, store: MetadataStore, lo
       await store.updateUnit(unit.unitId, { status: 'committed', finishedAt: new Date().toISOString() });
       logger.info({ interrupted_run: unit.runId, unit: unit.uri }, 'unit.commit_recovered');
     } else {
-      await store.updateUnit(unit.unitId, { status: 'failed', error: 'interrupted', errorCode: 'INLET_E_INTERRUPTED', ...zeroCounts() });
+      await store.updateUnit(unit.unitId, {
+        status: 'failed',
+        error: 'interrupted',
+        errorCode: 'INLET_E_INTERRUPTED',
+        ...zeroCounts(),
+      });
     }
   }
   for (const run of await store.runningRuns(job.name)) deadRuns.add(run.runId);
@@ -140,9 +198,16 @@ async function recoverInterruptedRuns(job: RunnableJob, store: MetadataStore, lo
 /** Records a run whose process is gone as interrupted, with the counts of the units it did commit. */
 export async function markInterrupted(store: MetadataStore, runId: string): Promise<void> {
   const run = await store.getRun(runId);
-  if (!run || run.status !== 'running') return;
-  const counts = (await store.listUnits(runId)).filter((u) => u.status === 'committed').reduce((sum, u) => addCounts(sum, u), zeroCounts());
-  await store.finishRun(runId, { status: 'interrupted', error: 'the process stopped before the run finished', stageSeconds: run.stageSeconds, ...counts });
+  if (run?.status !== 'running') return;
+  const counts = (await store.listUnits(runId))
+    .filter((u) => u.status === 'committed')
+    .reduce((sum, u) => addCounts(sum, u), zeroCounts());
+  await store.finishRun(runId, {
+    status: 'interrupted',
+    error: 'the process stopped before the run finished',
+    stageSeconds: run.stageSeconds,
+    ...counts,
+  });
 }
 
 /** True while the process holding a run or lock is alive (other hosts are assumed alive). */
@@ -164,7 +229,7 @@ class JobRun {
   readonly #logger: Logger;
   readonly #signal: AbortSignal;
   readonly #spoolDir: string;
-  readonly #stageSeconds: Record<string, number> = {};
+  readonly stageSeconds: Record<string, number> = {};
   readonly #progress: RunProgress;
 
   constructor(job: RunnableJob, options: RunOptions, runId: string, logger: Logger, signal: AbortSignal) {
@@ -180,7 +245,11 @@ class JobRun {
   async execute(): Promise<{ units: UnitSummary[]; stageSeconds: Record<string, number> }> {
     const { source } = this.#job;
     const candidates = await this.#timed('plan', () =>
-      withRetry(() => source.list(this.#signal), { what: 'list source', logger: this.#logger, signal: this.#signal }),
+      withRetry(() => source.list(this.#signal), {
+        what: 'list source',
+        logger: this.#logger,
+        signal: this.#signal,
+      }),
     );
     this.#progress.unitsTotal = candidates.length;
     this.#report('plan');
@@ -212,7 +281,7 @@ class JobRun {
       await rm(this.#spoolDir, { recursive: true, force: true });
     }
     this.#report('done');
-    return { units, stageSeconds: this.#stageSeconds };
+    return { units, stageSeconds: this.stageSeconds };
   }
 
   #quarantineDir(): string {
@@ -229,7 +298,7 @@ class JobRun {
     try {
       return await work();
     } finally {
-      this.#stageSeconds[stage] = (this.#stageSeconds[stage] ?? 0) + (performance.now() - start) / 1000;
+      this.stageSeconds[stage] = (this.stageSeconds[stage] ?? 0) + (performance.now() - start) / 1000;
     }
   }
 
@@ -242,7 +311,16 @@ class JobRun {
     const previous = rebuild ? undefined : await store.lastCommittedUnit(this.#job.name, candidate.uri);
     const skipped: UnitSummary = { uri: candidate.uri, status: 'skipped', ...zeroCounts() };
     const unitId = `${this.#runId}-${seq}`;
-    const record = { unitId, runId: this.#runId, job: this.#job.name, seq, uri: candidate.uri, size: candidate.size, mtimeMs: candidate.mtimeMs, startedAt: new Date().toISOString() };
+    const record = {
+      unitId,
+      runId: this.#runId,
+      job: this.#job.name,
+      seq,
+      uri: candidate.uri,
+      size: candidate.size,
+      mtimeMs: candidate.mtimeMs,
+      startedAt: new Date().toISOString(),
+    };
     if (previous && previous.size === candidate.size && previous.mtimeMs === candidate.mtimeMs) {
       await store.addUnit({ ...record, contentHash: previous.contentHash, status: 'skipped' });
       unitLogger.info({ reason: 'unchanged' }, 'unit.skipped');
@@ -252,12 +330,20 @@ class JobRun {
     try {
       this.#report('extract');
       landed = await this.#timed('extract', () =>
-        withRetry(() => source.land(candidate, this.#spoolDir, this.#signal), { what: `read ${candidate.uri}`, logger: unitLogger, signal: this.#signal }),
+        withRetry(() => source.land(candidate, this.#spoolDir, this.#signal), {
+          what: `read ${candidate.uri}`,
+          logger: unitLogger,
+          signal: this.#signal,
+        }),
       );
     } catch (error) {
       const failure = toInletError(error, 'INLET_E_IO');
       await store.addUnit({ ...record, contentHash: null, status: 'failed' });
-      await store.updateUnit(unitId, { error: failure.message, errorCode: failure.code, finishedAt: new Date().toISOString() });
+      await store.updateUnit(unitId, {
+        error: failure.message,
+        errorCode: failure.code,
+        finishedAt: new Date().toISOString(),
+      });
       unitLogger.error({ code: failure.code, error: failure.message }, 'unit.failed');
       return { uri: candidate.uri, status: 'failed', error: failure.message, ...zeroCounts() };
     }
@@ -272,7 +358,12 @@ class JobRun {
       return await this.#process(session, landed, unitId, seq, unitLogger);
     } catch (error) {
       const failure = toInletError(error);
-      await store.updateUnit(unitId, { status: 'failed', error: failure.message, errorCode: failure.code, finishedAt: new Date().toISOString() });
+      await store.updateUnit(unitId, {
+        status: 'failed',
+        error: failure.message,
+        errorCode: failure.code,
+        finishedAt: new Date().toISOString(),
+      });
       unitLogger.error({ code: failure.code, error: failure.message }, 'unit.failed');
       for (const sink of this.#job.sinks) await sink.discardStaging(this.#runId);
       return { uri: candidate.uri, status: 'failed', error: failure.message, ...zeroCounts() };
@@ -281,7 +372,13 @@ class JobRun {
     }
   }
 
-  async #process(session: DuckDbSession, landed: LandedUnit, unitId: string, seq: number, logger: Logger): Promise<UnitSummary> {
+  async #process(
+    session: DuckDbSession,
+    landed: LandedUnit,
+    unitId: string,
+    seq: number,
+    logger: Logger,
+  ): Promise<UnitSummary> {
     const { store } = this.#options;
     this.#report('normalize');
     const quarantinePath = join(this.#quarantineDir(), `${seq}.parquet`);
@@ -304,9 +401,19 @@ class JobRun {
     await store.updateUnit(unitId, { status: 'normalized', ...counts });
     if (normalized.quarantinedByRule.length) {
       await store.addQuarantineEntries(
-        normalized.quarantinedByRule.map(({ rule, count }) => ({ runId: this.#runId, unitId, uri: landed.uri, rule, count, path: quarantinePath })),
+        normalized.quarantinedByRule.map(({ rule, count }) => ({
+          runId: this.#runId,
+          unitId,
+          uri: landed.uri,
+          rule,
+          count,
+          path: quarantinePath,
+        })),
       );
-      logger.warn({ quarantined: counts.quarantined, rules: normalized.quarantinedByRule }, 'unit.quarantined');
+      logger.warn(
+        { quarantined: counts.quarantined, rules: normalized.quarantinedByRule },
+        'unit.quarantined',
+      );
     }
     failpoint('unit.normalized');
 
@@ -314,9 +421,17 @@ class JobRun {
     const staged = await this.#timed('load', async () => {
       const outputs: StagedOutput[] = [];
       for (const [index, sink] of this.#job.sinks.entries()) {
-        const output = await sink.stage(session, { relation: normalized.liveRows, runId: this.#runId, unitKey: String(seq) }, index, this.#signal);
+        const output = await sink.stage(
+          session,
+          { relation: normalized.liveRows, runId: this.#runId, unitKey: String(seq) },
+          index,
+          this.#signal,
+        );
         if (output.rows !== counts.written) {
-          throw new InletError('INLET_E_INTERNAL', `sink ${index} wrote ${output.rows} rows of ${counts.written} for ${landed.uri}`);
+          throw new InletError(
+            'INLET_E_INTERNAL',
+            `sink ${index} wrote ${output.rows} rows of ${counts.written} for ${landed.uri}`,
+          );
         }
         outputs.push(output);
       }
@@ -331,7 +446,11 @@ class JobRun {
       await store.updateUnit(unitId, { status: 'committing', manifest: staged });
       failpoint('unit.committing');
       for (const output of staged) {
-        await withRetry(() => this.#job.sinks[output.sink].commit(output), { what: `commit ${landed.uri}`, logger, signal: this.#signal });
+        await withRetry(() => this.#job.sinks[output.sink].commit(output), {
+          what: `commit ${landed.uri}`,
+          logger,
+          signal: this.#signal,
+        });
       }
       failpoint('unit.committed-files');
       await store.updateUnit(unitId, { status: 'committed', finishedAt: new Date().toISOString() });
@@ -341,4 +460,3 @@ class JobRun {
     return { uri: landed.uri, status: 'committed', ...counts };
   }
 }
-

@@ -10,7 +10,11 @@ export const csvFormatSchema = z
     delimiter: z.string().min(1).max(4).default(',').describe('Field separator.'),
     header: z.boolean().default(true).describe('The first line holds column names.'),
     quote: z.string().max(1).default('"').describe('Quote character; empty for none.'),
-    escape: z.string().max(1).optional().describe('Escape character inside quotes; defaults to the quote character.'),
+    escape: z
+      .string()
+      .max(1)
+      .optional()
+      .describe('Escape character inside quotes; defaults to the quote character.'),
     encoding: z
       .enum(['utf-8', 'utf-16', 'latin-1'])
       .default('utf-8')
@@ -18,7 +22,9 @@ export const csvFormatSchema = z
     infer_types: z
       .boolean()
       .default(true)
-      .describe('Infer column types from a sample; false keeps every field a string (cast them with `cast`).'),
+      .describe(
+        'Infer column types from a sample; false keeps every field a string (cast them with `cast`).',
+      ),
     skip_rows: z.number().int().min(0).default(0).describe('Lines to skip before the header.'),
     null_values: z.array(z.string()).default(['']).describe('Field values read as NULL.'),
   })
@@ -32,7 +38,11 @@ export type CsvFormat = z.output<typeof csvFormatSchema>;
  * column count, bad quoting, invalid encoding, values not of the inferred type) are
  * kept in a rejects table with their line instead of failing the unit.
  */
-export async function decodeCsv(session: SqlSession, request: DecodeRequest, format: CsvFormat): Promise<DecodedUnit> {
+export async function decodeCsv(
+  session: SqlSession,
+  request: DecodeRequest,
+  format: CsvFormat,
+): Promise<DecodedUnit> {
   const { tablePrefix: p } = request;
   const table = `${p}_raw`;
   const rejectsTable = `${p}_rejects`;
@@ -55,7 +65,9 @@ export async function decodeCsv(session: SqlSession, request: DecodeRequest, for
     `rejects_scan = ${literal(`${p}_reject_scans`)}`,
   ];
   const read = (extra: string[]) =>
-    session.run(`CREATE OR REPLACE TABLE ${table} AS SELECT * FROM read_csv(${literal(request.path)}, ${[...options, ...extra].join(', ')})`);
+    session.run(
+      `CREATE OR REPLACE TABLE ${table} AS SELECT * FROM read_csv(${literal(request.path)}, ${[...options, ...extra].join(', ')})`,
+    );
   try {
     await read([]);
   } catch (error) {
@@ -64,7 +76,10 @@ export async function decodeCsv(session: SqlSession, request: DecodeRequest, for
     // swallows the rest of the file). Read them with the declared dialect and the header's
     // columns as text instead, so the damaged lines are quarantined, not the whole file.
     const columns = await headerColumns(session, request.path, format);
-    await read(['auto_detect = false', `columns = {${columns.map((c) => `${literal(c)}: 'VARCHAR'`).join(', ')}}`]);
+    await read([
+      'auto_detect = false',
+      `columns = {${columns.map((c) => `${literal(c)}: 'VARCHAR'`).join(', ')}}`,
+    ]);
   }
   // One bad line can carry several errors (one per column): a line is one rejected row.
   await session.run(
@@ -87,7 +102,8 @@ export async function decodeCsv(session: SqlSession, request: DecodeRequest, for
     table,
     rejectsTable,
     rejected: n,
-    lineOf: (ordinal) => `(${ordinal} + ${linesBeforeData} + (SELECT count(*) FROM ${p}_gaps WHERE gap <= ${ordinal}))`,
+    lineOf: (ordinal) =>
+      `(${ordinal} + ${linesBeforeData} + (SELECT count(*) FROM ${p}_gaps WHERE gap <= ${ordinal}))`,
   };
 }
 

@@ -7,7 +7,13 @@ import { csvFormatSchema, decodeCsv } from './csv.ts';
 import type { DecodedUnit, DecodeRequest } from './decoded-unit.ts';
 import { excelFormatSchema, excelToNdjson } from './excel.ts';
 import { isCompressed, openDecompressedStream } from './input-stream.ts';
-import { decodeJson, decodeNdjson, decodeStagedNdjson, jsonFormatSchema, ndjsonFormatSchema } from './json.ts';
+import {
+  decodeJson,
+  decodeNdjson,
+  decodeStagedNdjson,
+  jsonFormatSchema,
+  ndjsonFormatSchema,
+} from './json.ts';
 import { decodeParquet, parquetFormatSchema } from './parquet.ts';
 import { xmlFormatSchema, xmlToNdjson } from './xml.ts';
 
@@ -27,9 +33,14 @@ export const formatSchema = z.discriminatedUnion('type', [
 export type Format = z.output<typeof formatSchema>;
 
 /** Decodes one landed unit into a table of the run's DuckDB session. */
-export async function decodeUnit(session: SqlSession, request: DecodeRequest, spec: FormatSpec): Promise<DecodedUnit> {
+export async function decodeUnit(
+  session: SqlSession,
+  request: DecodeRequest,
+  spec: FormatSpec,
+): Promise<DecodedUnit> {
   const format = formatSchema.parse(spec);
-  if (format.type === 'csv' || format.type === 'ndjson' || format.type === 'json') await verifyCompressed(request);
+  if (format.type === 'csv' || format.type === 'ndjson' || format.type === 'json')
+    await verifyCompressed(request);
   switch (format.type) {
     case 'csv':
       return decodeCsv(session, request, format);
@@ -42,7 +53,9 @@ export async function decodeUnit(session: SqlSession, request: DecodeRequest, sp
     case 'xml':
       return decodeStaged(session, request, (out) => xmlToNdjson(request.path, out, format, request.signal));
     case 'excel':
-      return decodeStaged(session, request, (out) => excelToNdjson(request.path, out, format, request.signal));
+      return decodeStaged(session, request, (out) =>
+        excelToNdjson(request.path, out, format, request.signal),
+      );
     case 'avro':
       return decodeStaged(session, request, (out) => avroToNdjson(request.path, out, format, request.signal));
     default:

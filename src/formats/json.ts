@@ -7,7 +7,9 @@ import { type DecodedUnit, type DecodeRequest, emptyTableSql } from './decoded-u
 export const ndjsonFormatSchema = z
   .object({ type: z.literal('ndjson') })
   .strict()
-  .describe('One JSON object per line (JSON Lines). A line that is not a JSON object is quarantined with its line number.');
+  .describe(
+    'One JSON object per line (JSON Lines). A line that is not a JSON object is quarantined with its line number.',
+  );
 
 export const jsonFormatSchema = z
   .object({ type: z.literal('json') })
@@ -73,7 +75,11 @@ export async function decodeNdjson(session: SqlSession, request: DecodeRequest):
 
 /** Reads a JSON document with DuckDB; rows are numbered by their position in the document. */
 export async function decodeJson(session: SqlSession, request: DecodeRequest): Promise<DecodedUnit> {
-  return decodeWithReader(session, request, `read_json(${literal(request.path)}, format = 'auto', compression = 'auto')`);
+  return decodeWithReader(
+    session,
+    request,
+    `read_json(${literal(request.path)}, format = 'auto', compression = 'auto_detect')`,
+  );
 }
 
 /** Reads NDJSON that inlet itself staged (from XML, Excel or Avro), known to be well formed. */
@@ -91,7 +97,11 @@ export async function decodeStagedNdjson(session: SqlSession, request: DecodeReq
 }
 
 /** Loads a unit through a DuckDB table function; any error fails the unit (no partial reads). */
-export async function decodeWithReader(session: SqlSession, request: DecodeRequest, reader: string): Promise<DecodedUnit> {
+export async function decodeWithReader(
+  session: SqlSession,
+  request: DecodeRequest,
+  reader: string,
+): Promise<DecodedUnit> {
   const table = `${request.tablePrefix}_raw`;
   await session.run(`CREATE OR REPLACE TABLE ${table} AS SELECT * FROM ${reader}`);
   return { table, rejectsTable: null, rejected: 0, lineOf: (ordinal) => ordinal };

@@ -12,10 +12,11 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream;
 }
 
-
 /** Creates the JSON logger: one event name per line in `event`, secrets redacted by key. */
 export function createLogger(options: LoggerOptions): Logger {
-  const streams: pino.StreamEntry[] = [{ level: options.level as pino.Level, stream: options.destination ?? process.stderr }];
+  const streams: pino.StreamEntry[] = [
+    { level: options.level as pino.Level, stream: options.destination ?? process.stderr },
+  ];
   if (options.file) {
     mkdirSync(dirname(options.file), { recursive: true });
     streams.push({ level: 'debug', stream: createWriteStream(options.file, { flags: 'a' }) });

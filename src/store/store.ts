@@ -6,7 +6,14 @@
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
 /** A unit's place in the staged run; `committing` carries the moves still to finish after a crash. */
-export type UnitStatus = 'extracted' | 'normalized' | 'loaded' | 'committing' | 'committed' | 'skipped' | 'failed';
+export type UnitStatus =
+  | 'extracted'
+  | 'normalized'
+  | 'loaded'
+  | 'committing'
+  | 'committed'
+  | 'skipped'
+  | 'failed';
 
 export interface Counts {
   received: number;
@@ -80,18 +87,35 @@ export interface MetadataStore {
   close(): Promise<void>;
 
   createRun(run: Pick<RunRecord, 'runId' | 'job' | 'pid' | 'host' | 'spec'>): Promise<void>;
-  finishRun(runId: string, outcome: Counts & { status: RunStatus; error: string | null; stageSeconds: Record<string, number> }): Promise<void>;
+  finishRun(
+    runId: string,
+    outcome: Counts & { status: RunStatus; error: string | null; stageSeconds: Record<string, number> },
+  ): Promise<void>;
   getRun(runId: string): Promise<RunRecord | undefined>;
   listRuns(filter: { job?: string; status?: RunStatus; limit?: number }): Promise<RunRecord[]>;
   /** Runs of a job still marked running (after a crash, their process is gone). */
   runningRuns(job: string): Promise<RunRecord[]>;
 
   /** Takes the job's lock unless a live holder has it (isAlive decides); returns the holder that blocks, if any. */
-  acquireJobLock(job: string, holder: LockHolder, isAlive: (holder: LockHolder) => boolean): Promise<LockHolder | null>;
+  acquireJobLock(
+    job: string,
+    holder: LockHolder,
+    isAlive: (holder: LockHolder) => boolean,
+  ): Promise<LockHolder | null>;
   releaseJobLock(job: string, runId: string): Promise<void>;
 
-  addUnit(unit: Omit<UnitRecord, keyof Counts | 'error' | 'errorCode' | 'manifest' | 'finishedAt'>): Promise<void>;
-  updateUnit(unitId: string, patch: Partial<Pick<UnitRecord, keyof Counts | 'status' | 'error' | 'errorCode' | 'manifest' | 'finishedAt' | 'contentHash'>>): Promise<void>;
+  addUnit(
+    unit: Omit<UnitRecord, keyof Counts | 'error' | 'errorCode' | 'manifest' | 'finishedAt'>,
+  ): Promise<void>;
+  updateUnit(
+    unitId: string,
+    patch: Partial<
+      Pick<
+        UnitRecord,
+        keyof Counts | 'status' | 'error' | 'errorCode' | 'manifest' | 'finishedAt' | 'contentHash'
+      >
+    >,
+  ): Promise<void>;
   listUnits(runId: string): Promise<UnitRecord[]>;
   /** The latest committed unit of a job with this URI: what "already ingested" is judged against. */
   lastCommittedUnit(job: string, uri: string): Promise<UnitRecord | undefined>;

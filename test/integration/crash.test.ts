@@ -87,7 +87,10 @@ describe('crash safety: kill -9 at any moment, rerun, every row exactly once', (
     await assertExactlyOnce(out);
     const runs = JSON.parse((await inlet(['runs', '--json'], { dataDir })).stdout) as { status: string }[];
     assert.equal(runs[0].status, 'succeeded');
-    assert.ok(runs.slice(1).every((r) => ['interrupted', 'succeeded'].includes(r.status)), JSON.stringify(runs));
+    assert.ok(
+      runs.slice(1).every((r) => ['interrupted', 'succeeded'].includes(r.status)),
+      JSON.stringify(runs),
+    );
     await sleep(0);
   });
 });

@@ -28,11 +28,18 @@ describe('example: CSV with bad rows → Parquet partitioned by day', () => {
       ],
     );
 
-    const rows = await query<{ txn_id: string; email: string; amount: string; currency: string; day: string }>(
+    const rows = await query<{
+      txn_id: string;
+      email: string;
+      amount: string;
+      currency: string;
+      day: string;
+    }>(
       `SELECT txn_id, email, amount::VARCHAR AS amount, currency, day::VARCHAR AS day
        FROM read_parquet('${dir}/output/transactions/**/*.parquet', hive_partitioning = true) ORDER BY txn_id`,
     );
-    const salted = (email: string) => createHash('sha256').update(`example-salt-change-me${email}`).digest('hex');
+    const salted = (email: string) =>
+      createHash('sha256').update(`example-salt-change-me${email}`).digest('hex');
     assert.deepEqual(
       rows.map((r) => [r.txn_id, r.amount, r.currency, r.day, r.email]),
       [
@@ -49,7 +56,9 @@ describe('example: CSV with bad rows → Parquet partitioned by day', () => {
 
     const shown = await inlet(['quarantine', run.run_id, '--json'], { dataDir });
     assert.equal(shown.code, 0, shown.stderr);
-    const { records } = JSON.parse(shown.stdout) as { records: { unit: string; line: number; rule: string; reason: string; record: string }[] };
+    const { records } = JSON.parse(shown.stdout) as {
+      records: { unit: string; line: number; rule: string; reason: string; record: string }[];
+    };
     assert.deepEqual(
       records.map((r) => [r.unit.split('/').pop(), r.line, r.rule]),
       [
@@ -64,7 +73,11 @@ describe('example: CSV with bad rows → Parquet partitioned by day', () => {
     );
     const castFailure = records.find((r) => r.rule.startsWith('cast: amount'))!;
     assert.match(castFailure.reason, /'abc'/);
-    assert.equal(JSON.parse(castFailure.record)['Transaction ID'], '1006', 'the quarantined record is the source row');
+    assert.equal(
+      JSON.parse(castFailure.record)['Transaction ID'],
+      '1006',
+      'the quarantined record is the source row',
+    );
     assert.match(records.find((r) => r.rule === 'parse')!.record, /too,many,fields/);
   });
 
@@ -73,18 +86,29 @@ describe('example: CSV with bad rows → Parquet partitioned by day', () => {
     await runJob(job, dataDir);
     const again = await runJob(job, dataDir);
     assert.equal(again.status, 'succeeded');
-    assert.deepEqual(again.units.map((u) => u.status), ['skipped', 'skipped']);
+    assert.deepEqual(
+      again.units.map((u) => u.status),
+      ['skipped', 'skipped'],
+    );
     assert.deepEqual(again.counts, { received: 0, written: 0, quarantined: 0, filtered: 0 });
 
     const feb = join(dir, 'data', 'transactions-2024-02.csv');
     writeFileSync(feb, `${readFileSync(feb, 'utf8')}2006,max@example.com,1.00,EUR,2024-02-04 10:00:00,\n`);
     const changed = await runJob(job, dataDir);
-    assert.deepEqual(changed.units.map((u) => u.status), ['skipped', 'committed']);
+    assert.deepEqual(
+      changed.units.map((u) => u.status),
+      ['skipped', 'committed'],
+    );
     assert.equal(changed.counts.received, 6);
 
     const forced = await runJob(job, dataDir, ['--reprocess']);
-    assert.deepEqual(forced.units.map((u) => u.status), ['committed', 'committed']);
-    const [{ n }] = await query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM read_parquet('${dir}/output/transactions/**/*.parquet')`);
+    assert.deepEqual(
+      forced.units.map((u) => u.status),
+      ['committed', 'committed'],
+    );
+    const [{ n }] = await query<{ n: number }>(
+      `SELECT count(*)::INTEGER AS n FROM read_parquet('${dir}/output/transactions/**/*.parquet')`,
+    );
     assert.equal(n, 8 + 5 + 9, 'append mode keeps what earlier runs wrote');
 
     const runs = await inlet(['runs', '--json'], { dataDir });

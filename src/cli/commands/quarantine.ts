@@ -13,9 +13,16 @@ export async function quarantineCommand(
   args: { runId: string; json: boolean },
   output: Output,
 ): Promise<number> {
-  if (!(await store.getRun(args.runId))) throw new InletError('INLET_E_RUN_NOT_FOUND', `no run ${args.runId}`);
+  if (!(await store.getRun(args.runId)))
+    throw new InletError('INLET_E_RUN_NOT_FOUND', `no run ${args.runId}`);
   const files = [...new Set((await store.listQuarantineEntries(args.runId)).map((entry) => entry.path))];
-  const records = files.length ? await readRecords(files, join(dataDir, 'quarantine', args.runId), join(dataDir, 'spool', `q-${process.pid}`)) : [];
+  const records = files.length
+    ? await readRecords(
+        files,
+        join(dataDir, 'quarantine', args.runId),
+        join(dataDir, 'spool', `q-${process.pid}`),
+      )
+    : [];
   if (args.json) {
     output.out(JSON.stringify({ run_id: args.runId, count: records.length, records }));
     return 0;
@@ -36,7 +43,11 @@ interface QuarantinedRecord extends Record<string, unknown> {
 }
 
 async function readRecords(files: string[], dir: string, tempDir: string): Promise<QuarantinedRecord[]> {
-  const session = await DuckDbSession.open({ memoryLimit: '256MB', tempDirectory: tempDir, allowedDirectories: [dir, tempDir] });
+  const session = await DuckDbSession.open({
+    memoryLimit: '256MB',
+    tempDirectory: tempDir,
+    allowedDirectories: [dir, tempDir],
+  });
   try {
     return await session.all<QuarantinedRecord>(
       `SELECT unit, line::INTEGER AS line, rule, reason, record FROM read_parquet(${listLiteral(files)}) ORDER BY unit, line`,

@@ -3,7 +3,7 @@ import { createSinks, createSource, jobSchema } from '../../connectors/registry.
 import { redactSecrets } from '../../core/redact.ts';
 import { newRunId } from '../../engine/ids.ts';
 import { loadJobFile } from '../../engine/job-file.ts';
-import { runJob, type RunSummary } from '../../engine/run-job.ts';
+import { type RunSummary, runJob } from '../../engine/run-job.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.ts';
 import type { InletConfig } from '../config.ts';
@@ -22,7 +22,10 @@ export async function runCommand(args: RunArgs, config: InletConfig, output: Out
   const loaded = await loadJobFile(args.jobFile, jobSchema, { overrides: args.overrides });
   const job = loaded.spec;
   const runId = newRunId();
-  const logger = createLogger({ level: config.logLevel, file: join(config.dataDir, 'logs', `${runId}.ndjson`) }).child({});
+  const logger = createLogger({
+    level: config.logLevel,
+    file: join(config.dataDir, 'logs', `${runId}.ndjson`),
+  }).child({});
   const context = { baseDir: loaded.baseDir, logger };
   const store = new SqliteStore(join(config.dataDir, 'inlet.db'));
   const controller = new AbortController();
@@ -65,13 +68,20 @@ export async function runCommand(args: RunArgs, config: InletConfig, output: Out
 
 function printSummary(summary: RunSummary, output: Output): void {
   const { counts } = summary;
-  output.out(`run ${summary.run_id} of ${summary.job}: ${summary.status} in ${(summary.duration_ms / 1000).toFixed(1)}s`);
+  output.out(
+    `run ${summary.run_id} of ${summary.job}: ${summary.status} in ${(summary.duration_ms / 1000).toFixed(1)}s`,
+  );
   output.out(
     `  received ${formatNumber(counts.received)} · written ${formatNumber(counts.written)} · quarantined ${formatNumber(counts.quarantined)} · filtered ${formatNumber(counts.filtered)}`,
   );
   for (const unit of summary.units) {
-    const tally = unit.status === 'skipped' ? 'unchanged' : `${formatNumber(unit.received)} in, ${formatNumber(unit.written)} written, ${formatNumber(unit.quarantined)} quarantined, ${formatNumber(unit.filtered)} filtered`;
-    output.out(`  ${unit.status.padEnd(9)} ${unit.uri}  ${tally}${unit.error ? `\n            ${unit.error}` : ''}`);
+    const tally =
+      unit.status === 'skipped'
+        ? 'unchanged'
+        : `${formatNumber(unit.received)} in, ${formatNumber(unit.written)} written, ${formatNumber(unit.quarantined)} quarantined, ${formatNumber(unit.filtered)} filtered`;
+    output.out(
+      `  ${unit.status.padEnd(9)} ${unit.uri}  ${tally}${unit.error ? `\n            ${unit.error}` : ''}`,
+    );
   }
   if (counts.quarantined) output.out(`  see the rejected rows: inlet quarantine ${summary.run_id}`);
 }

@@ -4,18 +4,30 @@ import type { MetadataStore, RunRecord } from '../../store/store.ts';
 import { formatNumber, type Output } from '../output.ts';
 
 /** `inlet runs [list]` and `inlet runs show <run_id>`. */
-export async function runsCommand(store: MetadataStore, args: { show?: string; json: boolean; job?: string }, output: Output): Promise<number> {
+export async function runsCommand(
+  store: MetadataStore,
+  args: { show?: string; json: boolean; job?: string },
+  output: Output,
+): Promise<number> {
   if (args.show) {
     const run = await store.getRun(args.show);
     if (!run) throw new InletError('INLET_E_RUN_NOT_FOUND', `no run ${args.show}`);
     const units = await store.listUnits(run.runId);
     if (args.json) {
-      output.out(JSON.stringify({ ...publicRun(run), units: units.map(({ manifest: _m, ...unit }) => unit) }, null, 2));
+      output.out(
+        JSON.stringify({ ...publicRun(run), units: units.map(({ manifest: _m, ...unit }) => unit) }, null, 2),
+      );
       return 0;
     }
     output.out(`${line(run)}`);
     if (run.error) output.out(`  error: ${run.error}`);
-    output.out(`  stages: ${Object.entries(run.stageSeconds).map(([stage, s]) => `${stage} ${s.toFixed(2)}s`).join(' · ') || '-'}`);
+    output.out(
+      `  stages: ${
+        Object.entries(run.stageSeconds)
+          .map(([stage, s]) => `${stage} ${s.toFixed(2)}s`)
+          .join(' · ') || '-'
+      }`,
+    );
     for (const unit of units) {
       output.out(
         `  ${unit.status.padEnd(10)} ${unit.uri}  received ${unit.received}, written ${unit.written}, quarantined ${unit.quarantined}, filtered ${unit.filtered}${unit.error ? `  (${unit.error})` : ''}`,

@@ -1,4 +1,4 @@
-import { open, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import type { ConnectorContext, Sink, SinkSpec, SqlSession, StagedOutput } from '../../core/connector.ts';
@@ -9,7 +9,9 @@ import { checkExpression } from '../../engine/transforms/expression.ts';
 
 const partitionSchema = z.union([
   z.string().min(1),
-  z.record(z.string(), z.string().min(1)).refine((o) => Object.keys(o).length === 1, 'one {name: expression} per entry'),
+  z
+    .record(z.string(), z.string().min(1))
+    .refine((o) => Object.keys(o).length === 1, 'one {name: expression} per entry'),
 ]);
 
 const fileSinkSchema = z
@@ -20,25 +22,36 @@ const fileSinkSchema = z
     partition_by: z
       .array(partitionSchema)
       .default([])
-      .describe('Hive-style partitions: column names, expressions like "year(ts)" (folder year=…), or {name: expression}.'),
+      .describe(
+        'Hive-style partitions: column names, expressions like "year(ts)" (folder year=…), or {name: expression}.',
+      ),
     mode: z
       .enum(['append', 'overwrite'])
       .default('append')
-      .describe('append adds each new unit\'s rows; overwrite rebuilds the output from every matched unit on each run.'),
+      .describe(
+        "append adds each new unit's rows; overwrite rebuilds the output from every matched unit on each run.",
+      ),
     compression: z
       .enum(['snappy', 'zstd', 'gzip', 'lz4', 'uncompressed', 'none'])
       .optional()
-      .describe('parquet: snappy (default), zstd, gzip, lz4, uncompressed; csv/ndjson: gzip, zstd, none (default).'),
+      .describe(
+        'parquet: snappy (default), zstd, gzip, lz4, uncompressed; csv/ndjson: gzip, zstd, none (default).',
+      ),
   })
   .strict()
-  .describe('Files in a local folder. Outputs appear atomically: staged under .inlet-tmp, fsynced, then renamed.');
+  .describe(
+    'Files in a local folder. Outputs appear atomically: staged under .inlet-tmp, fsynced, then renamed.',
+  );
 
 type FileSinkConfig = z.output<typeof fileSinkSchema>;
 
 const STAGING = '.inlet-tmp';
 
 /** Names a partition entry: "region" → region; "year(ts)" → year; {month: "month(ts)"} → month. */
-export function partitionColumn(entry: string | Record<string, string>): { name: string; expression: string | null } {
+export function partitionColumn(entry: string | Record<string, string>): {
+  name: string;
+  expression: string | null;
+} {
   if (typeof entry !== 'string') {
     const [[name, expression]] = Object.entries(entry);
     return { name, expression };
@@ -57,9 +70,13 @@ function extension(config: FileSinkConfig): string {
 
 function copyOptions(config: FileSinkConfig): string[] {
   if (config.format === 'parquet') {
-    return ['FORMAT parquet', `COMPRESSION ${config.compression === 'none' ? 'uncompressed' : (config.compression ?? 'snappy')}`];
+    return [
+      'FORMAT parquet',
+      `COMPRESSION ${config.compression === 'none' ? 'uncompressed' : (config.compression ?? 'snappy')}`,
+    ];
   }
-  const compression = config.compression && config.compression !== 'none' ? config.compression : 'uncompressed';
+  const compression =
+    config.compression && config.compression !== 'none' ? config.compression : 'uncompressed';
   if (config.format === 'csv') return ['FORMAT csv', 'HEADER true', `COMPRESSION ${compression}`];
   return ['FORMAT json', `COMPRESSION ${compression}`];
 }
@@ -117,16 +134,26 @@ function createFileSink(config: FileSinkConfig, context: ConnectorContext): Sink
       if (partitions.some((p) => p.expression)) {
         const derived: string[] = [];
         for (const [i, p] of partitions.entries()) {
-          if (p.expression) derived.push(`${await checkExpression(session, p.expression, `sinks[${sinkIndex}].partition_by[${i}]`)} AS ${ident(p.name)}`);
+          if (p.expression)
+            derived.push(
+              `${await checkExpression(session, p.expression, `sinks[${sinkIndex}].partition_by[${i}]`)} AS ${ident(p.name)}`,
+            );
         }
         relation = `SELECT *, ${derived.join(', ')} FROM (${input.relation}) AS s`;
       }
       const options = copyOptions(config);
       const target = partitions.length ? staging : join(staging, `${pattern}.${ext}`);
-      if (partitions.length) options.push(`PARTITION_BY (${partitions.map((p) => ident(p.name)).join(', ')})`, `FILENAME_PATTERN ${literal(`${pattern}-{i}`)}`, `FILE_EXTENSION ${literal(ext)}`);
+      if (partitions.length)
+        options.push(
+          `PARTITION_BY (${partitions.map((p) => ident(p.name)).join(', ')})`,
+          `FILENAME_PATTERN ${literal(`${pattern}-{i}`)}`,
+          `FILE_EXTENSION ${literal(ext)}`,
+        );
       let rows: number;
       try {
-        const [{ count }] = await session.all<{ count: string }>(`SELECT count(*)::VARCHAR AS count FROM (${relation})`);
+        const [{ count }] = await session.all<{ count: string }>(
+          `SELECT count(*)::VARCHAR AS count FROM (${relation})`,
+        );
         rows = Number(count);
         if (rows > 0) await session.run(`COPY (${relation}) TO ${literal(target)} (${options.join(', ')})`);
       } catch (error) {

@@ -6,22 +6,35 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { glob } from 'tinyglobby';
 import { z } from 'zod';
-import type { ConnectorContext, LandedUnit, Source, SourceSpec, UnitCandidate } from '../../core/connector.ts';
+import type {
+  ConnectorContext,
+  LandedUnit,
+  Source,
+  SourceSpec,
+  UnitCandidate,
+} from '../../core/connector.ts';
 import { InletError } from '../../core/errors.ts';
 import { formatSchema } from '../../formats/index.ts';
 
 const fileSourceSchema = z
   .object({
     type: z.literal('file'),
-    path: z.string().min(1).describe('A file, or a folder to search with `pattern`; relative to the job file.'),
+    path: z
+      .string()
+      .min(1)
+      .describe('A file, or a folder to search with `pattern`; relative to the job file.'),
     pattern: z
       .string()
       .default('**/*')
-      .describe('Glob of files to take inside `path` (a folder), e.g. "*.csv" or "**/*.csv.gz" for every level.'),
+      .describe(
+        'Glob of files to take inside `path` (a folder), e.g. "*.csv" or "**/*.csv.gz" for every level.',
+      ),
     format: formatSchema.describe('How the files are decoded.'),
   })
   .strict()
-  .describe('Files on local disk (or a mounted share). Each file is one unit, ingested once unless it changes.');
+  .describe(
+    'Files on local disk (or a mounted share). Each file is one unit, ingested once unless it changes.',
+  );
 
 type FileSourceConfig = z.output<typeof fileSourceSchema>;
 
@@ -43,18 +56,32 @@ function createFileSource(config: FileSourceConfig, context: ConnectorContext): 
     async list(): Promise<UnitCandidate[]> {
       const info = await stat(root).catch((error: NodeJS.ErrnoException) => {
         if (error.code === 'ENOENT') {
-          throw new InletError('INLET_E_SOURCE_NOT_FOUND', `source.path: ${root} does not exist`, { details: { path: 'source.path' } });
+          throw new InletError('INLET_E_SOURCE_NOT_FOUND', `source.path: ${root} does not exist`, {
+            details: { path: 'source.path' },
+          });
         }
         throw error;
       });
       rootIsFile = info.isFile();
       const files = rootIsFile
         ? [root]
-        : (await glob(config.pattern, { cwd: root, absolute: true, onlyFiles: true, dot: false, followSymbolicLinks: false })).sort();
+        : (
+            await glob(config.pattern, {
+              cwd: root,
+              absolute: true,
+              onlyFiles: true,
+              dot: false,
+              followSymbolicLinks: false,
+            })
+          ).sort();
       const units: UnitCandidate[] = [];
       for (const file of files) {
         const fileInfo = await stat(file);
-        units.push({ uri: pathToFileURL(file).href, size: fileInfo.size, mtimeMs: Math.trunc(fileInfo.mtimeMs) });
+        units.push({
+          uri: pathToFileURL(file).href,
+          size: fileInfo.size,
+          mtimeMs: Math.trunc(fileInfo.mtimeMs),
+        });
       }
       return units;
     },
@@ -66,7 +93,10 @@ function createFileSource(config: FileSourceConfig, context: ConnectorContext): 
     async verifyUnchanged(unit): Promise<void> {
       const now = await stat(unit.localPath);
       if (now.size !== unit.size || Math.trunc(now.mtimeMs) !== unit.mtimeMs) {
-        throw new InletError('INLET_E_UNIT_CHANGED', `${unit.uri} changed while it was read (size ${unit.size} → ${now.size}); it will be taken again next run`);
+        throw new InletError(
+          'INLET_E_UNIT_CHANGED',
+          `${unit.uri} changed while it was read (size ${unit.size} → ${now.size}); it will be taken again next run`,
+        );
       }
     },
   };

@@ -4,7 +4,12 @@ import { requireColumn } from './columns.ts';
 import { type Column, nextRelation, type Rejection, type Relation, type StepContext } from './relation.ts';
 
 const simpleTypes = ['integer', 'bigint', 'double', 'boolean', 'date', 'timestamp', 'string'] as const;
-const decimalType = z.string().regex(/^decimal\(\s*\d{1,2}\s*,\s*\d{1,2}\s*\)$/, 'expected decimal(precision,scale); inside a YAML { } mapping quote it: "decimal(12,2)"');
+const decimalType = z
+  .string()
+  .regex(
+    /^decimal\(\s*\d{1,2}\s*,\s*\d{1,2}\s*\)$/,
+    'expected decimal(precision,scale); inside a YAML { } mapping quote it: "decimal(12,2)"',
+  );
 const typeName = z.union([z.enum(simpleTypes), decimalType]);
 
 export const castSchema = z
@@ -51,13 +56,19 @@ function convert(column: Column, target: CastTarget): string {
   }
   if (target.type === 'integer' || target.type === 'bigint') {
     // DuckDB rounds '1.5' to 2 when casting to an integer; inlet refuses to lose the fraction.
-    if (isText) return `CASE WHEN regexp_full_match(trim(${c}), '[+-]?[0-9]+') THEN TRY_CAST(trim(${c}) AS ${type}) END`;
-    if (/^(DOUBLE|FLOAT|REAL|DECIMAL)/.test(column.type)) return `CASE WHEN ${c} = trunc(${c}) THEN TRY_CAST(${c} AS ${type}) END`;
+    if (isText)
+      return `CASE WHEN regexp_full_match(trim(${c}), '[+-]?[0-9]+') THEN TRY_CAST(trim(${c}) AS ${type}) END`;
+    if (/^(DOUBLE|FLOAT|REAL|DECIMAL)/.test(column.type))
+      return `CASE WHEN ${c} = trunc(${c}) THEN TRY_CAST(${c} AS ${type}) END`;
   }
   return isText ? `TRY_CAST(trim(${c}) AS ${type})` : `TRY_CAST(${c} AS ${type})`;
 }
 
-export function compileCast(input: Relation, config: z.output<typeof castSchema>, context: StepContext): string {
+export function compileCast(
+  input: Relation,
+  config: z.output<typeof castSchema>,
+  context: StepContext,
+): string {
   const targets = new Map<string, CastTarget>();
   for (const [name, spec] of Object.entries(config)) {
     requireColumn(input.columns, name, `${context.path}.${name}`);

@@ -13,7 +13,11 @@ interface SerializedSql {
  * job specs can arrive over the API, and an expression must not smuggle in a second
  * statement. (The session's directory lock already stops file access.)
  */
-export async function checkExpression(session: SqlSession, expression: string, path: string): Promise<string> {
+export async function checkExpression(
+  session: SqlSession,
+  expression: string,
+  path: string,
+): Promise<string> {
   const [{ parsed }] = await session.all<{ parsed: string }>(
     `SELECT json_serialize_sql(${literal(`SELECT (${expression})`)}) AS parsed`,
   );
@@ -26,9 +30,13 @@ export async function checkExpression(session: SqlSession, expression: string, p
     statement.from_table.type === 'EMPTY';
   if (!single) {
     const why = tree.error ? (tree.error_message ?? 'it does not parse') : 'it is not a single expression';
-    throw new InletError('INLET_E_EXPRESSION', `${path}: ${JSON.stringify(expression)} is not a valid SQL expression: ${why}`, {
-      details: { path, expression },
-    });
+    throw new InletError(
+      'INLET_E_EXPRESSION',
+      `${path}: ${JSON.stringify(expression)} is not a valid SQL expression: ${why}`,
+      {
+        details: { path, expression },
+      },
+    );
   }
   return `(${expression})`;
 }

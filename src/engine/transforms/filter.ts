@@ -8,7 +8,11 @@ export const filterSchema = z
   .min(1)
   .describe('Keeps rows for which this SQL predicate is true; the others are counted as filtered.');
 
-export async function compileFilter(input: Relation, predicate: string, context: StepContext): Promise<string> {
+export async function compileFilter(
+  input: Relation,
+  predicate: string,
+  context: StepContext,
+): Promise<string> {
   const sql = await checkExpression(context.session, predicate, context.path);
   return nextRelation(input, passThrough(input.columns), {
     dropWhen: `NOT coalesce(${sql}, false)`,

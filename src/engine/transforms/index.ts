@@ -35,9 +35,11 @@ export const TRANSFORM_NAMES = Object.keys(stepSchemas) as (keyof typeof stepSch
  * option and editors can autocomplete step names.
  */
 export const transformStepSchema = z
-  .object(Object.fromEntries(TRANSFORM_NAMES.map((name) => [name, stepSchemas[name].optional()])) as {
-    [K in keyof typeof stepSchemas]: z.ZodOptional<(typeof stepSchemas)[K]>;
-  })
+  .object(
+    Object.fromEntries(TRANSFORM_NAMES.map((name) => [name, stepSchemas[name].optional()])) as {
+      [K in keyof typeof stepSchemas]: z.ZodOptional<(typeof stepSchemas)[K]>;
+    },
+  )
   .strict()
   .superRefine((step, ctx) => {
     const keys = Object.keys(step).filter((key) => step[key as keyof typeof step] !== undefined);
@@ -67,13 +69,22 @@ export async function compileTransforms(
   let relation = input;
   for (const [index, step] of steps.entries()) {
     const name = TRANSFORM_NAMES.find((key) => step[key] !== undefined)!;
-    const stepContext: StepContext = { ...context, path: `transforms[${index}].${name}`, tablePrefix: `${context.tablePrefix}_s${index}` };
+    const stepContext: StepContext = {
+      ...context,
+      path: `transforms[${index}].${name}`,
+      tablePrefix: `${context.tablePrefix}_s${index}`,
+    };
     relation = await compileStep(relation, step, name, stepContext);
   }
   return relation;
 }
 
-async function compileStep(input: Relation, step: TransformStep, name: keyof typeof stepSchemas, context: StepContext): Promise<Relation> {
+async function compileStep(
+  input: Relation,
+  step: TransformStep,
+  name: keyof typeof stepSchemas,
+  context: StepContext,
+): Promise<Relation> {
   if (name === 'script') return compileScript(input, step.script!, context);
   const sql = await compileSqlStep(input, step, name, context);
   try {
@@ -81,11 +92,19 @@ async function compileStep(input: Relation, step: TransformStep, name: keyof typ
   } catch (error) {
     // DuckDB binds the step here: a type mismatch or unknown name in the user's SQL surfaces now.
     const message = (error as Error).message.split('\n')[0];
-    throw new InletError('INLET_E_EXPRESSION', `${context.path}: ${message}`, { cause: error, details: { path: context.path } });
+    throw new InletError('INLET_E_EXPRESSION', `${context.path}: ${message}`, {
+      cause: error,
+      details: { path: context.path },
+    });
   }
 }
 
-function compileSqlStep(input: Relation, step: TransformStep, name: keyof typeof stepSchemas, context: StepContext): string | Promise<string> {
+function compileSqlStep(
+  input: Relation,
+  step: TransformStep,
+  name: keyof typeof stepSchemas,
+  context: StepContext,
+): string | Promise<string> {
   switch (name) {
     case 'rename':
       return compileRename(input, step.rename!, context);

@@ -6,7 +6,10 @@ import { nextRelation, type Relation, type StepContext } from './relation.ts';
 const sha256Method = z
   .object({
     method: z.literal('sha256'),
-    salt: z.string().min(8).describe('Secret salt prepended before hashing (unsalted hashes of e-mails are reversible).'),
+    salt: z
+      .string()
+      .min(8)
+      .describe('Secret salt prepended before hashing (unsalted hashes of e-mails are reversible).'),
   })
   .strict();
 const redactMethod = z.object({ method: z.literal('redact') }).strict();
@@ -22,16 +25,30 @@ const partialMethod = z
 export const maskSchema = z
   .record(
     z.string(),
-    z.union([z.enum(['redact', 'partial']), z.discriminatedUnion('method', [sha256Method, redactMethod, partialMethod])]),
+    z.union([
+      z.enum(['redact', 'partial']),
+      z.discriminatedUnion('method', [sha256Method, redactMethod, partialMethod]),
+    ]),
   )
-  .describe('Masks personal data per column: sha256 (salted, keeps joinability), redact, or partial (keeps a few characters).');
+  .describe(
+    'Masks personal data per column: sha256 (salted, keeps joinability), redact, or partial (keeps a few characters).',
+  );
 
-export function compileMask(input: Relation, config: z.output<typeof maskSchema>, context: StepContext): string {
+export function compileMask(
+  input: Relation,
+  config: z.output<typeof maskSchema>,
+  context: StepContext,
+): string {
   const masks = new Map<string, string>();
   for (const [name, spec] of Object.entries(config)) {
     requireColumn(input.columns, name, `${context.path}.${name}`);
     const value = `CAST(${ident(name)} AS VARCHAR)`;
-    const method = spec === 'partial' ? partialMethod.parse({ method: spec }) : spec === 'redact' ? { method: spec } : spec;
+    const method =
+      spec === 'partial'
+        ? partialMethod.parse({ method: spec })
+        : spec === 'redact'
+          ? { method: spec }
+          : spec;
     switch (method.method) {
       case 'sha256':
         masks.set(name, `sha256(${literal(method.salt)} || ${value})`);
@@ -52,6 +69,8 @@ export function compileMask(input: Relation, config: z.output<typeof maskSchema>
   }
   return nextRelation(
     input,
-    input.columns.map((c) => (masks.has(c.name) ? `${masks.get(c.name)} AS ${ident(c.name)}` : ident(c.name))),
+    input.columns.map((c) =>
+      masks.has(c.name) ? `${masks.get(c.name)} AS ${ident(c.name)}` : ident(c.name),
+    ),
   );
 }

@@ -72,8 +72,10 @@ export function nextRelation(
   marks: { reject?: Rejection[]; fatal?: boolean; dropWhen?: string; dropBy?: string } = {},
 ): string {
   const flags = [FLAGS.row, FLAGS.rule, FLAGS.reason, FLAGS.drop, FLAGS.fatal].map((flag) => {
-    if (marks.reject?.length && flag === FLAGS.rule) return `${caseOf(marks.reject, (r) => r.rule, FLAGS.rule)} AS ${flag}`;
-    if (marks.reject?.length && flag === FLAGS.reason) return `${caseOf(marks.reject, (r) => r.reason, FLAGS.reason)} AS ${flag}`;
+    if (marks.reject?.length && flag === FLAGS.rule)
+      return `${caseOf(marks.reject, (r) => r.rule, FLAGS.rule)} AS ${flag}`;
+    if (marks.reject?.length && flag === FLAGS.reason)
+      return `${caseOf(marks.reject, (r) => r.reason, FLAGS.reason)} AS ${flag}`;
     if (marks.reject?.length && marks.fatal && flag === FLAGS.fatal)
       return `${caseOf(marks.reject, () => 'true', FLAGS.fatal)} AS ${flag}`;
     if (marks.dropWhen && flag === FLAGS.drop)

@@ -9,7 +9,10 @@ import { describe, FLAGS, LIVE, type Relation, type StepContext } from './relati
 
 export const scriptSchema = z
   .object({
-    module: z.string().min(1).describe('Path of a TypeScript or JavaScript module, relative to the job file.'),
+    module: z
+      .string()
+      .min(1)
+      .describe('Path of a TypeScript or JavaScript module, relative to the job file.'),
     function: z.string().default('default').describe('Name of the exported function.'),
     batch_size: z.number().int().min(1).max(1_000_000).default(10_000).describe('Rows handed to one call.'),
   })
@@ -24,23 +27,37 @@ export interface ScriptHelpers {
   /** Quarantines a row the function was given, with a reason. */
   reject(row: ScriptRow, reason: string): void;
 }
-export type ScriptFunction = (rows: ScriptRow[], helpers: ScriptHelpers) => ScriptRow[] | Promise<ScriptRow[]>;
+export type ScriptFunction = (
+  rows: ScriptRow[],
+  helpers: ScriptHelpers,
+) => ScriptRow[] | Promise<ScriptRow[]>;
 
-async function loadFunction(config: z.output<typeof scriptSchema>, context: StepContext): Promise<ScriptFunction> {
+async function loadFunction(
+  config: z.output<typeof scriptSchema>,
+  context: StepContext,
+): Promise<ScriptFunction> {
   const file = resolve(context.baseDir, config.module);
   let exported: unknown;
   try {
     exported = (await import(pathToFileURL(file).href))[config.function];
   } catch (error) {
-    throw new InletError('INLET_E_SCRIPT', `${context.path}.module: cannot load ${file}: ${(error as Error).message}`, {
-      cause: error,
-      details: { path: context.path },
-    });
+    throw new InletError(
+      'INLET_E_SCRIPT',
+      `${context.path}.module: cannot load ${file}: ${(error as Error).message}`,
+      {
+        cause: error,
+        details: { path: context.path },
+      },
+    );
   }
   if (typeof exported !== 'function') {
-    throw new InletError('INLET_E_SCRIPT', `${context.path}.function: ${file} exports no function named "${config.function}"`, {
-      details: { path: context.path },
-    });
+    throw new InletError(
+      'INLET_E_SCRIPT',
+      `${context.path}.function: ${file} exports no function named "${config.function}"`,
+      {
+        details: { path: context.path },
+      },
+    );
   }
   return exported as ScriptFunction;
 }
@@ -50,7 +67,11 @@ async function loadFunction(config: z.output<typeof scriptSchema>, context: Step
  * filtered bypass the script and are carried over unchanged; the script's output is
  * staged as NDJSON and read back, columns keeping their earlier types where they still exist.
  */
-export async function compileScript(input: Relation, config: z.output<typeof scriptSchema>, context: StepContext): Promise<Relation> {
+export async function compileScript(
+  input: Relation,
+  config: z.output<typeof scriptSchema>,
+  context: StepContext,
+): Promise<Relation> {
   const fn = await loadFunction(config, context);
   const { session, tablePrefix: p } = context;
   await session.run(`CREATE OR REPLACE TABLE ${p}_in AS ${input.sql}`);
@@ -68,12 +89,17 @@ export async function compileScript(input: Relation, config: z.output<typeof scr
     const inBatch = new Set(batch);
     const rejectedHere = new Set<ScriptRow>();
     const reject = (row: ScriptRow, reason: string) => {
-      if (!inBatch.has(row)) throw new InletError('INLET_E_SCRIPT', `${context.path}: reject() was called with a row the function was not given`);
+      if (!inBatch.has(row))
+        throw new InletError(
+          'INLET_E_SCRIPT',
+          `${context.path}: reject() was called with a row the function was not given`,
+        );
       rejectedHere.add(row);
       rejected.push({ ordinal: ordinals.get(row), reason: String(reason) });
     };
     const result = await fn(batch, { reject });
-    if (!Array.isArray(result)) throw new InletError('INLET_E_SCRIPT', `${context.path}: the function must return an array of rows`);
+    if (!Array.isArray(result))
+      throw new InletError('INLET_E_SCRIPT', `${context.path}: the function must return an array of rows`);
     const returned = result.filter((row) => !rejectedHere.has(row));
     if (returned.length + rejectedHere.size > batch.length) {
       throw new InletError(
@@ -119,9 +145,13 @@ async function readBack(input: Relation, context: StepContext, outcome: ScriptOu
       `CREATE OR REPLACE TABLE ${p}_kept AS SELECT * FROM read_json(${literal(outcome.outputPath)}, format = 'newline_delimited', sample_size = -1)`,
     );
   } else {
-    await session.run(`CREATE OR REPLACE TABLE ${p}_kept AS SELECT ${[...userColumns, FLAGS.row].join(', ')} FROM ${p}_in LIMIT 0`);
+    await session.run(
+      `CREATE OR REPLACE TABLE ${p}_kept AS SELECT ${[...userColumns, FLAGS.row].join(', ')} FROM ${p}_in LIMIT 0`,
+    );
   }
-  const keptColumns = (await describe(session, `SELECT * FROM ${p}_kept`)).filter((c) => c.name !== FLAGS.row);
+  const keptColumns = (await describe(session, `SELECT * FROM ${p}_kept`)).filter(
+    (c) => c.name !== FLAGS.row,
+  );
   const typed = keptColumns.map((c) => {
     const before = input.columns.find((b) => b.name === c.name);
     return before ? `TRY_CAST(${ident(c.name)} AS ${before.type}) AS ${ident(c.name)}` : ident(c.name);

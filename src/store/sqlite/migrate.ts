@@ -6,18 +6,28 @@ const MIGRATIONS_DIR = join(import.meta.dirname, 'migrations');
 
 /** Applies the numbered SQL files in migrations/ that this database has not seen, each in its own transaction. */
 export function migrate(db: DatabaseSync): number[] {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+  );
   const applied = new Set(
-    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((row) => row.version),
+    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map(
+      (row) => row.version,
+    ),
   );
   const done: number[] = [];
-  for (const file of readdirSync(MIGRATIONS_DIR).filter((name) => /^\d+_.+\.sql$/.test(name)).sort()) {
+  for (const file of readdirSync(MIGRATIONS_DIR)
+    .filter((name) => /^\d+_.+\.sql$/.test(name))
+    .sort()) {
     const version = Number.parseInt(file, 10);
     if (applied.has(version)) continue;
     db.exec('BEGIN IMMEDIATE');
     try {
       db.exec(readFileSync(join(MIGRATIONS_DIR, file), 'utf8'));
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(version, file, new Date().toISOString());
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        version,
+        file,
+        new Date().toISOString(),
+      );
       db.exec('COMMIT');
     } catch (error) {
       db.exec('ROLLBACK');

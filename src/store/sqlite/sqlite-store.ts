@@ -47,7 +47,9 @@ export class SqliteStore implements MetadataStore {
 
   async createRun(run: Pick<RunRecord, 'runId' | 'job' | 'pid' | 'host' | 'spec'>): Promise<void> {
     this.#db
-      .prepare('INSERT INTO runs (run_id, job, status, pid, host, started_at, spec_json) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO runs (run_id, job, status, pid, host, started_at, spec_json) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
       .run(run.runId, run.job, 'running', run.pid, run.host, now(), JSON.stringify(run.spec));
   }
 
@@ -89,19 +91,29 @@ export class SqliteStore implements MetadataStore {
   }
 
   async runningRuns(job: string): Promise<RunRecord[]> {
-    const rows = this.#db.prepare("SELECT * FROM runs WHERE job = ? AND status = 'running'").all(job) as Row[];
+    const rows = this.#db
+      .prepare("SELECT * FROM runs WHERE job = ? AND status = 'running'")
+      .all(job) as Row[];
     return rows.map(toRun);
   }
 
-  async acquireJobLock(job: string, holder: LockHolder, isAlive: (holder: LockHolder) => boolean): Promise<LockHolder | null> {
+  async acquireJobLock(
+    job: string,
+    holder: LockHolder,
+    isAlive: (holder: LockHolder) => boolean,
+  ): Promise<LockHolder | null> {
     return this.#transaction(() => {
-      const row = this.#db.prepare('SELECT run_id, pid, host FROM job_locks WHERE job = ?').get(job) as Row | undefined;
+      const row = this.#db.prepare('SELECT run_id, pid, host FROM job_locks WHERE job = ?').get(job) as
+        | Row
+        | undefined;
       if (row) {
         const current = { runId: String(row.run_id), pid: Number(row.pid), host: String(row.host) };
         if (isAlive(current)) return current;
       }
       this.#db
-        .prepare('INSERT OR REPLACE INTO job_locks (job, run_id, pid, host, acquired_at) VALUES (?, ?, ?, ?, ?)')
+        .prepare(
+          'INSERT OR REPLACE INTO job_locks (job, run_id, pid, host, acquired_at) VALUES (?, ?, ?, ?, ?)',
+        )
         .run(job, holder.runId, holder.pid, holder.host, now());
       return null;
     });
@@ -111,18 +123,36 @@ export class SqliteStore implements MetadataStore {
     this.#db.prepare('DELETE FROM job_locks WHERE job = ? AND run_id = ?').run(job, runId);
   }
 
-  async addUnit(unit: Omit<UnitRecord, keyof Counts | 'error' | 'errorCode' | 'manifest' | 'finishedAt'>): Promise<void> {
+  async addUnit(
+    unit: Omit<UnitRecord, keyof Counts | 'error' | 'errorCode' | 'manifest' | 'finishedAt'>,
+  ): Promise<void> {
     this.#db
       .prepare(
         `INSERT INTO units (unit_id, run_id, job, seq, uri, content_hash, size, mtime_ms, status, started_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(unit.unitId, unit.runId, unit.job, unit.seq, unit.uri, unit.contentHash, unit.size, unit.mtimeMs, unit.status, unit.startedAt);
+      .run(
+        unit.unitId,
+        unit.runId,
+        unit.job,
+        unit.seq,
+        unit.uri,
+        unit.contentHash,
+        unit.size,
+        unit.mtimeMs,
+        unit.status,
+        unit.startedAt,
+      );
   }
 
   async updateUnit(
     unitId: string,
-    patch: Partial<Pick<UnitRecord, keyof Counts | 'status' | 'error' | 'errorCode' | 'manifest' | 'finishedAt' | 'contentHash'>>,
+    patch: Partial<
+      Pick<
+        UnitRecord,
+        keyof Counts | 'status' | 'error' | 'errorCode' | 'manifest' | 'finishedAt' | 'contentHash'
+      >
+    >,
   ): Promise<void> {
     const columns: Record<string, SQLInputValue> = {};
     for (const [key, value] of Object.entries(patch)) {
@@ -138,19 +168,25 @@ export class SqliteStore implements MetadataStore {
   }
 
   async listUnits(runId: string): Promise<UnitRecord[]> {
-    return (this.#db.prepare('SELECT * FROM units WHERE run_id = ? ORDER BY seq').all(runId) as Row[]).map(toUnit);
+    return (this.#db.prepare('SELECT * FROM units WHERE run_id = ? ORDER BY seq').all(runId) as Row[]).map(
+      toUnit,
+    );
   }
 
   async lastCommittedUnit(job: string, uri: string): Promise<UnitRecord | undefined> {
     const row = this.#db
-      .prepare("SELECT * FROM units WHERE job = ? AND uri = ? AND status = 'committed' ORDER BY finished_at DESC LIMIT 1")
+      .prepare(
+        "SELECT * FROM units WHERE job = ? AND uri = ? AND status = 'committed' ORDER BY finished_at DESC LIMIT 1",
+      )
       .get(job, uri) as Row | undefined;
     return row && toUnit(row);
   }
 
   async unfinishedUnits(job: string): Promise<UnitRecord[]> {
     const rows = this.#db
-      .prepare("SELECT * FROM units WHERE job = ? AND status IN ('extracted', 'normalized', 'loaded', 'committing') ORDER BY run_id, seq")
+      .prepare(
+        "SELECT * FROM units WHERE job = ? AND status IN ('extracted', 'normalized', 'loaded', 'committing') ORDER BY run_id, seq",
+      )
       .all(job) as Row[];
     return rows.map(toUnit);
   }
@@ -165,7 +201,9 @@ export class SqliteStore implements MetadataStore {
   }
 
   async listQuarantineEntries(runId: string): Promise<QuarantineEntry[]> {
-    const rows = this.#db.prepare('SELECT * FROM quarantine_index WHERE run_id = ? ORDER BY uri, rule').all(runId) as Row[];
+    const rows = this.#db
+      .prepare('SELECT * FROM quarantine_index WHERE run_id = ? ORDER BY uri, rule')
+      .all(runId) as Row[];
     return rows.map((row) => ({
       runId: String(row.run_id),
       unitId: String(row.unit_id),
@@ -178,8 +216,17 @@ export class SqliteStore implements MetadataStore {
 
   async appendAudit(event: AuditEvent): Promise<void> {
     this.#db
-      .prepare('INSERT INTO audit_events (at, actor, action, target, outcome, details_json) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(now(), event.actor, event.action, event.target, event.outcome, JSON.stringify(event.details ?? {}));
+      .prepare(
+        'INSERT INTO audit_events (at, actor, action, target, outcome, details_json) VALUES (?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        now(),
+        event.actor,
+        event.action,
+        event.target,
+        event.outcome,
+        JSON.stringify(event.details ?? {}),
+      );
   }
 
   async listAudit(filter: { action?: string; limit?: number }): Promise<AuditRecord[]> {
@@ -198,13 +245,17 @@ export class SqliteStore implements MetadataStore {
   }
 
   async getState(job: string, key: string): Promise<string | undefined> {
-    const row = this.#db.prepare('SELECT value FROM state WHERE job = ? AND key = ?').get(job, key) as Row | undefined;
+    const row = this.#db.prepare('SELECT value FROM state WHERE job = ? AND key = ?').get(job, key) as
+      | Row
+      | undefined;
     return row === undefined ? undefined : String(row.value);
   }
 
   async setState(job: string, key: string, value: string): Promise<void> {
     this.#db
-      .prepare('INSERT INTO state (job, key, value, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (job, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at')
+      .prepare(
+        'INSERT INTO state (job, key, value, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (job, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+      )
       .run(job, key, value, now());
   }
 }

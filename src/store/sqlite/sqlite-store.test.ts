@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { it } from 'node:test';
+import { SqliteStore } from './sqlite-store.ts';
+
+const newPath = () => join(mkdtempSync(join(tmpdir(), 'inlet-store-')), 'inlet.db');
+const unit = (runId: string, seq: number, uri: string, status: 'extracted' | 'committing') => ({
+  unitId: `${runId}-${seq}`,
+  runId,
+  job: 'j',
+  seq,
+  uri,
+  contentHash: 'h',
+  size: 1,
+  mtimeMs: 1,
+  status,
+  startedAt: new Date().toISOString(),
+});
+
+it('applies numbered migrations once, even when opened again', async () => {
+  const path = newPath();
+  await new SqliteStore(path).close();
+  await new SqliteStore(path).close();
+  const db = new DatabaseSync(path);
+  const versions = db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[];
+  assert.deepEqual(
+    versions.map((v) => v.version),
+    [1],
+  );
+  db.close();
+});
+
+it('keeps the ledger: last committed unit per URI, unfinished units for recovery', async () => {
+  const store = new SqliteStore(newPath());
+  await store.createRun({ runId: 'r1', job: 'j', pid: 1, host: 'h', spec: {} });
+  await store.addUnit(unit('r1', 1, 'file:///a', 'extracted'));
+  await store.addUnit(unit('r1', 2, 'file:///b', 'committing'));
+  await store.updateUnit('r1-1', {
+    status: 'committed',
+    received: 5,
+    written: 5,
+    finishedAt: new Date().toISOString(),
+  });
+  assert.equal((await store.lastCommittedUnit('j', 'file:///a'))?.received, 5);
+  assert.equal(await store.lastCommittedUnit('j', 'file:///b'), undefined);
+  assert.deepEqual(
+    (await store.unfinishedUnits('j')).map((u) => u.uri),
+    ['file:///b'],
+  );
+  await store.close();
+});
+
+it('grants a job lock to one live holder at a time and takes over a dead one', async () => {
+  const store = new SqliteStore(newPath());
+  const first = { runId: 'r1', pid: 1, host: 'h' };
+  assert.equal(await store.acquireJobLock('j', first, () => true), null);
+  assert.deepEqual(await store.acquireJobLock('j', { runId: 'r2', pid: 2, host: 'h' }, () => true), first);
+  assert.equal(
+    await store.acquireJobLock('j', { runId: 'r3', pid: 3, host: 'h' }, () => false),
+    null,
+    'a dead holder is replaced',
+  );
+  await store.releaseJobLock('j', 'r3');
+  assert.equal(await store.acquireJobLock('j', { runId: 'r4', pid: 4, host: 'h' }, () => true), null);
+  await store.close();
+});
