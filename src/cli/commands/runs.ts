@@ -9,6 +9,10 @@ export async function runsCommand(
   args: { show?: string; json: boolean; job?: string },
   output: Output,
 ): Promise<number> {
+  // A run whose process is gone is shown as what it is, without waiting for the job's next run.
+  for (const run of await store.listRuns({ status: 'running', limit: 1000 })) {
+    if (!isAlive(run)) await markInterrupted(store, run.runId);
+  }
   if (args.show) {
     const run = await store.getRun(args.show);
     if (!run) throw new InletError('INLET_E_RUN_NOT_FOUND', `no run ${args.show}`);
@@ -34,9 +38,6 @@ export async function runsCommand(
       );
     }
     return 0;
-  }
-  for (const run of await store.listRuns({ status: 'running', limit: 1000 })) {
-    if (!isAlive(run)) await markInterrupted(store, run.runId);
   }
   const runs = await store.listRuns({ job: args.job, limit: 50 });
   if (args.json) output.out(JSON.stringify(runs.map(publicRun), null, 2));
