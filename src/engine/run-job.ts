@@ -85,7 +85,7 @@ export async function runJob(job: RunnableJob, options: RunOptions): Promise<Run
     );
   }
   try {
-    await recoverInterruptedRuns(job, store, logger);
+    await recoverInterruptedRuns(job, options, logger);
     await store.createRun({
       runId,
       job: job.name,
@@ -107,9 +107,15 @@ export async function runJob(job: RunnableJob, options: RunOptions): Promise<Run
       executed = await run.execute();
     } catch (error) {
       // A failure of the run as a whole (source unreachable, cancelled): recorded, then reported.
-      const failure = toInletError(error);
+      const failure = signal.aborted
+        ? new InletError(
+            'INLET_E_INTERRUPTED',
+            'the run was stopped; run the same command again to finish it',
+            { cause: error },
+          )
+        : toInletError(error);
       await store.finishRun(runId, {
-        status: 'failed',
+        status: signal.aborted ? 'interrupted' : 'failed',
         error: failure.message,
         stageSeconds: run.stageSeconds,
         ...zeroCounts(),
@@ -118,7 +124,7 @@ export async function runJob(job: RunnableJob, options: RunOptions): Promise<Run
         actor: 'cli',
         action: 'run.finished',
         target: job.name,
-        outcome: 'failed',
+        outcome: signal.aborted ? 'interrupted' : 'failed',
         details: { run_id: runId, code: failure.code },
       });
       logger.error({ code: failure.code, error: failure.message }, 'run.failed');
@@ -170,7 +176,8 @@ function addCounts(a: Counts, b: Counts): Counts {
  * staged is discarded and is ingested again by this run, as the ledger never marked
  * those units committed. Runs left as running are marked interrupted.
  */
-async function recoverInterruptedRuns(job: RunnableJob, store: MetadataStore, logger: Logger): Promise<void> {
+async function recoverInterruptedRuns(job: RunnableJob, options: RunOptions, logger: Logger): Promise<void> {
+  const { store } = options;
   const deadRuns = new Set<string>();
   for (const unit of await store.unfinishedUnits(job.name)) {
     deadRuns.add(unit.runId);
@@ -190,6 +197,7 @@ async function recoverInterruptedRuns(job: RunnableJob, store: MetadataStore, lo
   for (const run of await store.runningRuns(job.name)) deadRuns.add(run.runId);
   for (const runId of deadRuns) {
     for (const sink of job.sinks) await sink.discardStaging(runId);
+    await rm(resolve(options.dataDir, 'spool', runId), { recursive: true, force: true });
     await markInterrupted(store, runId);
     logger.warn({ interrupted_run: runId }, 'run.interrupted');
   }
@@ -230,6 +238,8 @@ class JobRun {
   readonly #signal: AbortSignal;
   readonly #spoolDir: string;
   readonly stageSeconds: Record<string, number> = {};
+  /** The unit whose files are being moved into place, if any. */
+  #committing: string | null = null;
   readonly #progress: RunProgress;
 
   constructor(job: RunnableJob, options: RunOptions, runId: string, logger: Logger, signal: AbortSignal) {
@@ -266,6 +276,8 @@ class JobRun {
       ],
     });
     const units: UnitSummary[] = [];
+    const stopQuery = () => session.interrupt();
+    this.#signal.addEventListener('abort', stopQuery, { once: true });
     try {
       for (const [index, candidate] of candidates.entries()) {
         this.#signal.throwIfAborted();
@@ -273,10 +285,12 @@ class JobRun {
         this.#progress.unitsDone += 1;
         this.#report(this.#progress.stage);
       }
+      this.#signal.throwIfAborted();
       if (!units.some((u) => u.status === 'failed')) {
         for (const sink of this.#job.sinks) await sink.finishRun(this.#runId);
       }
     } finally {
+      this.#signal.removeEventListener('abort', stopQuery);
       session.close();
       await rm(this.#spoolDir, { recursive: true, force: true });
     }
@@ -357,6 +371,9 @@ class JobRun {
     try {
       return await this.#process(session, landed, unitId, seq, unitLogger);
     } catch (error) {
+      // Stopped on purpose, or failed half way through its moves: leave the unit as it is
+      // for the next run's recovery (which rolls a commit forward) and stop the run.
+      if (this.#signal.aborted || this.#committing === unitId) throw error;
       const failure = toInletError(error);
       await store.updateUnit(unitId, {
         status: 'failed',
@@ -444,6 +461,7 @@ class JobRun {
     await this.#timed('commit', async () => {
       // The manifest is durable before the first move, so a crash mid-commit is rolled forward.
       await store.updateUnit(unitId, { status: 'committing', manifest: staged });
+      this.#committing = unitId;
       failpoint('unit.committing');
       for (const output of staged) {
         await withRetry(() => this.#job.sinks[output.sink].commit(output), {
@@ -454,6 +472,7 @@ class JobRun {
       }
       failpoint('unit.committed-files');
       await store.updateUnit(unitId, { status: 'committed', finishedAt: new Date().toISOString() });
+      this.#committing = null;
     });
     this.#progress.rows += counts.received;
     logger.info({ ...counts }, 'unit.committed');

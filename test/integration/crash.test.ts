@@ -91,6 +91,54 @@ describe('crash safety: kill -9 at any moment, rerun, every row exactly once', (
       runs.slice(1).every((r) => ['interrupted', 'succeeded'].includes(r.status)),
       JSON.stringify(runs),
     );
-    await sleep(0);
+  });
+});
+
+describe('stopping a run with Ctrl-C', () => {
+  it('marks the run interrupted, exits 1, and the next run finishes the work exactly once', async () => {
+    const dir = tempDir('inlet-sigint-');
+    mkdirSync(join(dir, 'in'));
+    writeFileSync(join(dir, 'in', 'a.csv'), 'id\n1\n2\n');
+    writeFileSync(join(dir, 'in', 'b.csv'), 'id\n3\n');
+    writeFileSync(
+      join(dir, 'slow.ts'),
+      'export default async (rows: unknown[]) => { await new Promise((r) => setTimeout(r, 1500)); return rows; };\n',
+    );
+    const job = join(dir, 'job.yaml');
+    writeFileSync(
+      job,
+      'name: sigint\nsource: { type: file, path: in, format: { type: csv } }\ntransforms:\n  - script: { module: slow.ts }\nsink: { type: file, path: out }\n',
+    );
+    const dataDir = join(dir, '.inlet');
+    const child = spawn(join(ROOT, 'bin', 'inlet'), ['run', job], {
+      env: { ...process.env, INLET_DATA_DIR: dataDir, INLET_LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const closed = new Promise<number | null>((done) => child.on('close', done));
+    for (let i = 0; i < 100; i++) {
+      const runs = JSON.parse((await inlet(['runs', '--json'], { dataDir })).stdout || '[]') as {
+        status: string;
+      }[];
+      if (runs[0]?.status === 'running') break;
+      await sleep(100);
+    }
+    child.kill('SIGINT');
+    assert.equal(await closed, 1);
+    assert.match(stderr, /run the same command again/);
+    const runs = JSON.parse((await inlet(['runs', '--json'], { dataDir })).stdout) as { status: string }[];
+    assert.equal(runs[0].status, 'interrupted');
+    const rerun = await runJob(job, dataDir);
+    assert.equal(rerun.status, 'succeeded');
+    const rows = await query<{ id: number }>(
+      `SELECT id::INTEGER AS id FROM read_parquet('${dir}/out/*.parquet') ORDER BY id`,
+    );
+    assert.deepEqual(
+      rows.map((r) => r.id),
+      [1, 2, 3],
+    );
   });
 });
