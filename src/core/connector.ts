@@ -24,8 +24,11 @@ export interface UnitCandidate {
 /** A unit made readable on local disk, with the identity of its content. */
 export interface LandedUnit extends UnitCandidate {
   localPath: string;
-  /** sha256 of the unit's bytes as stored at the source. */
-  contentHash: string;
+  /**
+   * sha256 of the unit's bytes as stored at the source. A promise, because a local file
+   * is hashed while the data plane reads it rather than in a pass of its own.
+   */
+  contentHash: Promise<string>;
 }
 
 /** Everything a connector's create() may use; passed in, never global. */
@@ -55,6 +58,8 @@ export type SinkGuarantee = 'atomic' | 'idempotent-upsert' | 'at-least-once';
 export interface SinkInput {
   /** A SELECT producing exactly the rows to deliver, in order. */
   relation: string;
+  /** How many rows the relation yields (known from normalize): a sink writes nothing for none. */
+  rows: number;
   /** Run id and a short unit id, to name outputs uniquely and find them after a crash. */
   runId: string;
   unitKey: string;
@@ -63,6 +68,7 @@ export interface SinkInput {
 /** What a sink staged for one unit: enough to finish (or undo) the commit after a crash. */
 export interface StagedOutput {
   sink: number;
+  /** Rows the sink wrote, as it counted them. */
   rows: number;
   /** Staged file → final file moves still to do. */
   moves: { from: string; to: string }[];

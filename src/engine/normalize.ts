@@ -63,10 +63,12 @@ export async function normalizeUnit(request: NormalizeRequest): Promise<Normaliz
     logger: request.logger,
     signal: request.signal,
   });
-  const norm = `${p}_norm`;
-  await guard(() => session.run(`CREATE OR REPLACE TABLE ${norm} AS ${relation.sql}`));
+  // The chain is not materialised: counting, quarantining and loading each read it from
+  // the decoded table, which costs less time and memory than a second copy of the rows.
+  // (Transform expressions must therefore be deterministic; the load checks the counts agree.)
+  const chain = `(${relation.sql})`;
 
-  const [tally] = await session.all<{
+  const [tally] = await guard(() => session.all<{
     total: number;
     live: number;
     rejected: number;
@@ -78,8 +80,8 @@ export async function normalizeUnit(request: NormalizeRequest): Promise<Normaliz
             count(*) FILTER (WHERE ${FLAGS.rule} IS NOT NULL)::BIGINT AS rejected,
             count(*) FILTER (WHERE ${FLAGS.rule} IS NULL AND ${FLAGS.drop} IS NOT NULL)::BIGINT AS filtered,
             count(*) FILTER (WHERE ${FLAGS.fatal})::BIGINT AS fatal
-     FROM ${norm}`,
-  );
+     FROM ${chain}`,
+  ));
   const counts: Counts = {
     received: Number(tally.total) + decoded.rejected,
     written: Number(tally.live),
@@ -93,22 +95,22 @@ export async function normalizeUnit(request: NormalizeRequest): Promise<Normaliz
     );
   }
   if (Number(tally.fatal) > 0)
-    await failUnit(session, norm, decoded.lineOf, Number(tally.fatal), request.unit.uri);
+    await failUnit(session, chain, decoded.lineOf, Number(tally.fatal), request.unit.uri);
 
-  const quarantinedByRule = counts.quarantined > 0 ? await writeQuarantine(request, decoded, norm) : [];
+  const quarantinedByRule = counts.quarantined > 0 ? await writeQuarantine(request, decoded, chain) : [];
   const columns = relation.columns.map((c) => ident(c.name)).join(', ');
-  return { counts, liveRows: `SELECT ${columns} FROM ${norm} WHERE ${LIVE}`, quarantinedByRule };
+  return { counts, liveRows: `SELECT ${columns} FROM ${chain} AS n WHERE ${LIVE}`, quarantinedByRule };
 }
 
 async function failUnit(
   session: SqlSession,
-  norm: string,
+  chain: string,
   lineOf: (ordinal: string) => string,
   fatal: number,
   uri: string,
 ) {
   const examples = await session.all<{ line: number | null; reason: string }>(
-    `SELECT ${lineOf(FLAGS.row)} AS line, ${FLAGS.reason} AS reason FROM ${norm} WHERE ${FLAGS.fatal} ORDER BY ${FLAGS.row} LIMIT 5`,
+    `SELECT ${lineOf(FLAGS.row)} AS line, ${FLAGS.reason} AS reason FROM ${chain} AS n WHERE ${FLAGS.fatal} ORDER BY ${FLAGS.row} LIMIT 5`,
   );
   const listed = examples.map((e) => `line ${e.line ?? '?'}: ${e.reason}`).join('; ');
   throw new InletError(
@@ -124,7 +126,7 @@ async function failUnit(
 async function writeQuarantine(
   request: NormalizeRequest,
   decoded: Awaited<ReturnType<typeof decodeUnit>>,
-  norm: string,
+  chain: string,
 ): Promise<{ rule: string; count: number }[]> {
   const { session, tablePrefix: p } = request;
   const uri = literal(request.unit.uri);
@@ -134,7 +136,7 @@ async function writeQuarantine(
     : 'NULL::VARCHAR';
   const parts = [
     `SELECT ${uri} AS unit, ${decoded.lineOf(`n.${FLAGS.row}`)}::BIGINT AS line, n.${FLAGS.rule} AS rule, n.${FLAGS.reason} AS reason, ${record} AS record
-     FROM ${norm} n LEFT JOIN (SELECT *, rowid + 1 AS __inlet_ordinal FROM ${decoded.table}) r ON r.__inlet_ordinal = n.${FLAGS.row}
+     FROM ${chain} n LEFT JOIN (SELECT *, rowid + 1 AS __inlet_ordinal FROM ${decoded.table}) r ON r.__inlet_ordinal = n.${FLAGS.row}
      WHERE n.${FLAGS.rule} IS NOT NULL`,
   ];
   if (decoded.rejectsTable) {

@@ -361,13 +361,17 @@ class JobRun {
       unitLogger.error({ code: failure.code, error: failure.message }, 'unit.failed');
       return { uri: candidate.uri, status: 'failed', error: failure.message, ...zeroCounts() };
     }
-    if (previous && previous.contentHash === landed.contentHash) {
-      await store.addUnit({ ...record, contentHash: landed.contentHash, status: 'skipped' });
-      unitLogger.info({ reason: 'same content' }, 'unit.skipped');
-      return skipped;
+    if (previous) {
+      // Size or modification time changed: the content hash decides whether it is new.
+      const contentHash = await landed.contentHash.catch(() => null);
+      if (contentHash === previous.contentHash) {
+        await store.addUnit({ ...record, contentHash, status: 'skipped' });
+        unitLogger.info({ reason: 'same content' }, 'unit.skipped');
+        return skipped;
+      }
     }
-    await store.addUnit({ ...record, contentHash: landed.contentHash, status: 'extracted' });
-    unitLogger.info({ size: landed.size, sha256: landed.contentHash }, 'unit.extracted');
+    await store.addUnit({ ...record, contentHash: null, status: 'extracted' });
+    unitLogger.info({ size: landed.size }, 'unit.extracted');
     try {
       return await this.#process(session, landed, unitId, seq, unitLogger);
     } catch (error) {
@@ -413,9 +417,11 @@ class JobRun {
         signal: this.#signal,
       }),
     );
+    const contentHash = await landed.contentHash;
     await this.#job.source.verifyUnchanged(landed);
     const { counts } = normalized;
-    await store.updateUnit(unitId, { status: 'normalized', ...counts });
+    await store.updateUnit(unitId, { status: 'normalized', contentHash, ...counts });
+    logger.info({ sha256: contentHash, ...counts }, 'unit.normalized');
     if (normalized.quarantinedByRule.length) {
       await store.addQuarantineEntries(
         normalized.quarantinedByRule.map(({ rule, count }) => ({
@@ -440,7 +446,7 @@ class JobRun {
       for (const [index, sink] of this.#job.sinks.entries()) {
         const output = await sink.stage(
           session,
-          { relation: normalized.liveRows, runId: this.#runId, unitKey: String(seq) },
+          { relation: normalized.liveRows, rows: counts.written, runId: this.#runId, unitKey: String(seq) },
           index,
           this.#signal,
         );

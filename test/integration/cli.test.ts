@@ -41,7 +41,7 @@ sinks:
     assert.equal(result.code, 2);
     assert.match(result.stderr, /source\.format\.delimiter \(line 5\)/);
     assert.match(result.stderr, /transforms\[1\]\.cast\.amount \(line 9\)/);
-    assert.match(result.stderr, /transforms\[2\] \(line 10\).*frobnicate/);
+    assert.match(result.stderr, /transforms\[2\]\.frobnicate \(line 10\): Unrecognized key/);
     assert.match(result.stderr, /sinks\[0\]\.format \(line 14\)/);
     assert.match(result.stderr, /INLET_E_JOB_INVALID/);
   });

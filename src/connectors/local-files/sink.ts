@@ -149,13 +149,12 @@ function createFileSink(config: FileSinkConfig, context: ConnectorContext): Sink
           `FILENAME_PATTERN ${literal(`${pattern}-{i}`)}`,
           `FILE_EXTENSION ${literal(ext)}`,
         );
-      let rows: number;
+      let rows = 0;
       try {
-        const [{ count }] = await session.all<{ count: string }>(
-          `SELECT count(*)::VARCHAR AS count FROM (${relation})`,
-        );
-        rows = Number(count);
-        if (rows > 0) await session.run(`COPY (${relation}) TO ${literal(target)} (${options.join(', ')})`);
+        if (input.rows > 0) {
+          const [{ Count }] = await session.all<{ Count: string }>(`COPY (${relation}) TO ${literal(target)} (${options.join(', ')})`);
+          rows = Number(Count);
+        }
       } catch (error) {
         throw duckDbError(error, 'INLET_E_SINK', `sinks[${sinkIndex}] (${root})`);
       }

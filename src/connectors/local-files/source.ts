@@ -14,6 +14,7 @@ import type {
   UnitCandidate,
 } from '../../core/connector.ts';
 import { InletError } from '../../core/errors.ts';
+import { withRetry } from '../../engine/retry.ts';
 import { formatSchema } from '../../formats/index.ts';
 
 const fileSourceSchema = z
@@ -88,7 +89,10 @@ function createFileSource(config: FileSourceConfig, context: ConnectorContext): 
     async land(unit, _spoolDir, signal): Promise<LandedUnit> {
       // Local files are read in place: copying them into the spool would double the I/O.
       const localPath = fileURLToPath(unit.uri);
-      return { ...unit, localPath, contentHash: await hashFile(localPath, signal) };
+      const contentHash = withRetry(() => hashFile(localPath, signal), { what: `hash ${unit.uri}`, logger: context.logger, signal });
+      // Awaited by the engine later; until then a failure must not count as unhandled.
+      contentHash.catch(() => undefined);
+      return { ...unit, localPath, contentHash };
     },
     async verifyUnchanged(unit): Promise<void> {
       const now = await stat(unit.localPath);
