@@ -68,20 +68,22 @@ export async function normalizeUnit(request: NormalizeRequest): Promise<Normaliz
   // (Transform expressions must therefore be deterministic; the load checks the counts agree.)
   const chain = `(${relation.sql})`;
 
-  const [tally] = await guard(() => session.all<{
-    total: number;
-    live: number;
-    rejected: number;
-    filtered: number;
-    fatal: number;
-  }>(
-    `SELECT count(*)::BIGINT AS total,
+  const [tally] = await guard(() =>
+    session.all<{
+      total: number;
+      live: number;
+      rejected: number;
+      filtered: number;
+      fatal: number;
+    }>(
+      `SELECT count(*)::BIGINT AS total,
             count(*) FILTER (WHERE ${LIVE})::BIGINT AS live,
             count(*) FILTER (WHERE ${FLAGS.rule} IS NOT NULL)::BIGINT AS rejected,
             count(*) FILTER (WHERE ${FLAGS.rule} IS NULL AND ${FLAGS.drop} IS NOT NULL)::BIGINT AS filtered,
             count(*) FILTER (WHERE ${FLAGS.fatal})::BIGINT AS fatal
      FROM ${chain}`,
-  ));
+    ),
+  );
   const counts: Counts = {
     received: Number(tally.total) + decoded.rejected,
     written: Number(tally.live),

@@ -15,6 +15,8 @@ it('shows a live progress line (stage, units, rows, rows/s) when run on a termin
     ['-qefc', `${join(ROOT, 'bin', 'inlet')} run ${join(dir, 'job.yaml')}`, '/dev/null'],
     { env: { ...process.env, INLET_DATA_DIR: join(dir, '.inlet'), INLET_LOG_LEVEL: 'error' } },
   );
-  assert.match(stdout, /\r\x1b\[Kdone · units 2\/2 · rows 15 · [\d,]+ rows\/s · [\d.]+s/);
+  const ERASE_LINE = '\r\u001b[K';
+  assert.ok(stdout.includes(`${ERASE_LINE}done · units 2/2 · rows 15 · `), 'the line is redrawn in place');
+  assert.match(stdout, /done · units 2\/2 · rows 15 · [\d,]+ rows\/s · [\d.]+s/);
   assert.match(stdout, /received 15 · written 8 · quarantined 7 · filtered 0/);
 });

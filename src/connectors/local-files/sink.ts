@@ -152,7 +152,9 @@ function createFileSink(config: FileSinkConfig, context: ConnectorContext): Sink
       let rows = 0;
       try {
         if (input.rows > 0) {
-          const [{ Count }] = await session.all<{ Count: string }>(`COPY (${relation}) TO ${literal(target)} (${options.join(', ')})`);
+          const [{ Count }] = await session.all<{ Count: string }>(
+            `COPY (${relation}) TO ${literal(target)} (${options.join(', ')})`,
+          );
           rows = Number(Count);
         }
       } catch (error) {

@@ -89,7 +89,11 @@ function createFileSource(config: FileSourceConfig, context: ConnectorContext): 
     async land(unit, _spoolDir, signal): Promise<LandedUnit> {
       // Local files are read in place: copying them into the spool would double the I/O.
       const localPath = fileURLToPath(unit.uri);
-      const contentHash = withRetry(() => hashFile(localPath, signal), { what: `hash ${unit.uri}`, logger: context.logger, signal });
+      const contentHash = withRetry(() => hashFile(localPath, signal), {
+        what: `hash ${unit.uri}`,
+        logger: context.logger,
+        signal,
+      });
       // Awaited by the engine later; until then a failure must not count as unhandled.
       contentHash.catch(() => undefined);
       return { ...unit, localPath, contentHash };
