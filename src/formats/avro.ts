@@ -8,7 +8,7 @@ import * as snappy from 'snappyjs';
 import { z } from 'zod';
 import { InletError } from '../core/errors.ts';
 import { openDecompressedStream } from './input-stream.ts';
-import { createNdjsonWriter, type NdjsonWriter } from './ndjson-writer.ts';
+import { abandonConversion, createNdjsonWriter, type NdjsonWriter } from './ndjson-writer.ts';
 
 export const avroFormatSchema = z
   .object({ type: z.literal('avro') })
@@ -78,10 +78,7 @@ export async function avroToNdjson(
     }
     return { records: await writer.close() };
   } catch (error) {
-    input.destroy();
-    await writer.discard();
-    if (signal?.aborted) throw signal.reason;
-    throw error;
+    return abandonConversion(input, writer, error, signal);
   }
 }
 

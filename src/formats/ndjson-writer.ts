@@ -1,5 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 
 /** Lines are gathered into writes of about this many characters: one syscall per line is slow. */
@@ -83,4 +84,20 @@ function drained(stream: WriteStream, signal: AbortSignal | undefined): Promise<
     stream.on('close', onClose);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * How a decoder gives up: stops reading, removes its partial output, and rethrows the
+ * abort reason when the run was cancelled (else the error itself).
+ */
+export async function abandonConversion(
+  input: Readable,
+  writer: NdjsonWriter,
+  error: unknown,
+  signal?: AbortSignal,
+): Promise<never> {
+  input.destroy();
+  await writer.discard();
+  if (signal?.aborted) throw signal.reason;
+  throw error;
 }

@@ -3,7 +3,7 @@ import { SaxesParser, type SaxesTagPlain } from 'saxes';
 import { z } from 'zod';
 import { InletError } from '../core/errors.ts';
 import { openDecompressedStream } from './input-stream.ts';
-import { createNdjsonWriter } from './ndjson-writer.ts';
+import { abandonConversion, createNdjsonWriter } from './ndjson-writer.ts';
 
 export const xmlFormatSchema = z
   .object({
@@ -85,10 +85,7 @@ export async function xmlToNdjson(
     parser.end();
     return { records: await writer.close() };
   } catch (error) {
-    input.destroy();
-    await writer.discard();
-    if (signal?.aborted) throw signal.reason;
-    throw error;
+    return abandonConversion(input, writer, error, signal);
   }
 }
 

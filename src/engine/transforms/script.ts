@@ -1,9 +1,8 @@
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { InletError } from '../../core/errors.ts';
+import { createNdjsonWriter } from '../../formats/ndjson-writer.ts';
 import { ident, literal } from '../sql.ts';
 import { describe, FLAGS, LIVE, type Relation, type StepContext } from './relation.ts';
 
@@ -76,7 +75,7 @@ export async function compileScript(
   const { session, tablePrefix: p } = context;
   await session.run(`CREATE OR REPLACE TABLE ${p}_in AS ${input.sql}`);
   const outputPath = join(context.spoolDir, `${p}_out.ndjson`);
-  const out = createWriteStream(outputPath);
+  const out = createNdjsonWriter(outputPath);
   const rejected: ScriptOutcome['rejected'] = [];
   const userColumns = input.columns.map((c) => ident(c.name)).join(', ');
   const liveRows = `SELECT ${userColumns}${userColumns ? ', ' : ''}${FLAGS.row} FROM ${p}_in WHERE ${LIVE} ORDER BY ${FLAGS.row}`;
@@ -107,10 +106,8 @@ export async function compileScript(
         `${context.path}: the function returned more rows than it was given; a script may change or drop rows, not add them`,
       );
     }
-    for (const row of returned) {
-      const line = JSON.stringify({ ...row, [FLAGS.row]: ordinals.get(row) ?? null });
-      if (!out.write(`${line}\n`)) await once(out, 'drain');
-    }
+    for (const row of returned) out.write({ ...row, [FLAGS.row]: ordinals.get(row) ?? null });
+    await out.flush(context.signal);
     given += batch.length;
     kept += returned.length;
     batch = [];
@@ -125,8 +122,7 @@ export async function compileScript(
     }
   }
   await flush();
-  out.end();
-  await once(out, 'finish');
+  await out.close();
   return readBack(input, context, { outputPath, kept, rejected, filtered: given - kept - rejected.length });
 }
 
