@@ -8,8 +8,9 @@ import { crc32, gzipSync, zstdCompressSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
 import avro from 'avsc';
 import * as snappy from 'snappyjs';
-import { InletError } from '../core/errors.ts';
+import type { InletError } from '../core/errors.ts';
 import { avroFormatSchema, avroToNdjson } from './avro.ts';
+import { assertConversionFails } from './conversion-test-support.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'inlet-avro-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -168,16 +169,12 @@ async function convert(input: string) {
 
 async function assertParseError(input: string, message: RegExp): Promise<InletError> {
   const output = `${input}.ndjson`;
-  let caught: unknown;
-  await assert.rejects(avroToNdjson(input, output, avroFormatSchema.parse({ type: 'avro' })), (error) => {
-    caught = error;
-    return true;
-  });
-  assert.ok(caught instanceof InletError, `expected an InletError, got ${String(caught)}`);
-  assert.equal(caught.code, 'INLET_E_PARSE');
-  assert.match(caught.message, message);
-  assert.equal(existsSync(output), false, 'no partial output is left');
-  return caught;
+  return assertConversionFails(
+    avroToNdjson(input, output, avroFormatSchema.parse({ type: 'avro' })),
+    output,
+    'INLET_E_PARSE',
+    message,
+  );
 }
 
 /** Many small blocks, so files can be cut between and inside blocks. */

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import ExcelJS from 'exceljs';
-import { InletError } from '../core/errors.ts';
+import type { InletError } from '../core/errors.ts';
+import { assertConversionFails } from './conversion-test-support.ts';
 import { excelFormatSchema, excelToNdjson } from './excel.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'inlet-excel-'));
@@ -80,19 +81,12 @@ async function assertParseError(
   message: RegExp,
 ): Promise<InletError> {
   const output = join(dir, `failed-${outputCounter++}.ndjson`);
-  let caught: unknown;
-  await assert.rejects(
+  return assertConversionFails(
     excelToNdjson(input, output, excelFormatSchema.parse({ type: 'excel', ...options })),
-    (error) => {
-      caught = error;
-      return true;
-    },
+    output,
+    'INLET_E_PARSE',
+    message,
   );
-  assert.ok(caught instanceof InletError, `expected an InletError, got ${String(caught)}`);
-  assert.equal(caught.code, 'INLET_E_PARSE');
-  assert.match(caught.message, message);
-  assert.equal(existsSync(output), false, 'no partial output is left');
-  return caught;
 }
 
 describe('excelToNdjson', () => {

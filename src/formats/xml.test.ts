@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, describe, it } from 'node:test';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
-import { InletError } from '../core/errors.ts';
+import { assertConversionFails } from './conversion-test-support.ts';
 import { xmlFormatSchema, xmlToNdjson } from './xml.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'inlet-xml-'));
@@ -37,19 +37,12 @@ async function assertRefused(
 ) {
   const input = file(name, content);
   const output = `${input}.ndjson`;
-  let caught: unknown;
-  await assert.rejects(
+  return assertConversionFails(
     xmlToNdjson(input, output, xmlFormatSchema.parse({ type: 'xml', ...options })),
-    (error) => {
-      caught = error;
-      return true;
-    },
+    output,
+    code,
+    message,
   );
-  assert.ok(caught instanceof InletError, `expected an InletError, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  assert.match(caught.message, message);
-  assert.equal(existsSync(output), false, 'a failed conversion leaves no partial output');
-  return caught;
 }
 
 const ORDERS = `<?xml version="1.0" encoding="UTF-8"?>
