@@ -63,12 +63,6 @@ export class DuckDbSession implements SqlSession {
     for await (const rows of result.yieldRowObjectJson()) yield rows as Record<string, unknown>[];
   }
 
-  /** Fraction of the running query done, or -1 when DuckDB cannot tell. */
-  progress(): number {
-    const { percentage } = this.#connection.progress;
-    return percentage;
-  }
-
   interrupt(): void {
     this.#connection.interrupt();
   }
