@@ -7,12 +7,14 @@ import { quarantineCommand } from './commands/quarantine.ts';
 import { runCommand } from './commands/run.ts';
 import { runsCommand } from './commands/runs.ts';
 import { schemaCommand } from './commands/schema.ts';
+import { serveCommand } from './commands/serve.ts';
 import { validateCommand } from './commands/validate.ts';
 import { readConfig } from './config.ts';
 import { type Output, processOutput } from './output.ts';
 
 const USAGE = `usage: inlet <command>
 
+  serve [--jobs DIR]             the REST API (INLET_HOST, INLET_PORT); --jobs loads every job.yaml under DIR
   run <job.yaml> [--set path=value]... [--json] [--reprocess]
                                  run a job once (exit 0 ok, 1 run failed, 2 bad job or usage)
   validate <job.yaml>            check a job file; problems are named by YAML path and line
@@ -22,7 +24,8 @@ const USAGE = `usage: inlet <command>
   runs show <run_id> [--json]    a run with its units
   quarantine <run_id> [--json]   the rejected records of a run, with their reasons
 
-environment: INLET_DATA_DIR (default ./.inlet), INLET_LOG_LEVEL, INLET_MEMORY_LIMIT (default 512MB), INLET_THREADS`;
+environment: INLET_DATA_DIR (default ./.inlet), INLET_LOG_LEVEL, INLET_MEMORY_LIMIT (default 512MB), INLET_THREADS,
+             INLET_HOST (default 127.0.0.1), INLET_PORT (default 8080), INLET_ADMIN_KEY, INLET_WORKSPACE (default .)`;
 
 function usage(message: string): never {
   throw new InletError('INLET_E_USAGE', `${message}\n\n${USAGE}`);
@@ -41,6 +44,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
         json: { type: 'boolean', default: false },
         reprocess: { type: 'boolean', default: false },
         job: { type: 'string' },
+        jobs: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -58,6 +62,9 @@ export async function main(argv: string[], output: Output = processOutput): Prom
       }
     };
     switch (command) {
+      case 'serve':
+        if (rest.length) usage('serve takes no arguments');
+        return await serveCommand({ jobsDir: values.jobs }, config, output);
       case 'run':
         if (rest.length !== 1) usage('run takes one job file');
         return await runCommand(

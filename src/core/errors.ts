@@ -53,6 +53,13 @@ export const ERROR_CODES = {
   },
   INLET_E_IO: { kind: 'transient', summary: 'A transient I/O error that survived every retry.' },
   INLET_E_SINK: { kind: 'terminal', summary: 'A sink could not write its output.' },
+  INLET_E_AUTH: { kind: 'auth', summary: 'The request has no valid API key (401).' },
+  INLET_E_FORBIDDEN: { kind: 'auth', summary: "The API key's role does not allow this (403)." },
+  INLET_E_JOB_NOT_FOUND: { kind: 'input', summary: 'No job has that id (404).' },
+  INLET_E_REQUEST: {
+    kind: 'input',
+    summary: 'The request is malformed: its body, parameters or headers (400).',
+  },
   INLET_E_INTERNAL: { kind: 'internal', summary: 'A bug in inlet; the message and cause say where.' },
 } as const satisfies Record<string, { kind: InletErrorKind; summary: string }>;
 

@@ -83,6 +83,26 @@ export interface LockHolder {
   host: string;
 }
 
+export type Role = 'admin' | 'operator' | 'viewer';
+
+export interface ApiKeyRecord {
+  keyId: string;
+  name: string;
+  role: Role;
+  createdAt: string;
+}
+
+export interface JobVersion {
+  jobId: string;
+  version: number;
+  /** The spec as the user sent it (YAML or JSON text), so comments and ${VARS} survive. */
+  sourceText: string;
+  /** Where relative paths resolve: the folder of the file the job was loaded from, or null for the service's workspace. */
+  baseDir: string | null;
+  createdAt: string;
+  createdBy: string;
+}
+
 export interface MetadataStore {
   close(): Promise<void>;
 
@@ -92,7 +112,14 @@ export interface MetadataStore {
     outcome: Counts & { status: RunStatus; error: string | null; stageSeconds: Record<string, number> },
   ): Promise<void>;
   getRun(runId: string): Promise<RunRecord | undefined>;
-  listRuns(filter: { job?: string; status?: RunStatus; limit?: number }): Promise<RunRecord[]>;
+  /** Newest first; `since` is an ISO time (runs started at or after it). */
+  listRuns(filter: {
+    job?: string;
+    status?: RunStatus;
+    since?: string;
+    limit?: number;
+    offset?: number;
+  }): Promise<RunRecord[]>;
   /** Runs of a job still marked running (after a crash, their process is gone). */
   runningRuns(job: string): Promise<RunRecord[]>;
 
@@ -127,6 +154,28 @@ export interface MetadataStore {
 
   appendAudit(event: AuditEvent): Promise<void>;
   listAudit(filter: { action?: string; limit?: number }): Promise<AuditRecord[]>;
+
+  /** Stores a new version of a job (creating the job at version 1); returns the version. */
+  saveJobVersion(
+    jobId: string,
+    sourceText: string,
+    createdBy: string,
+    baseDir?: string | null,
+  ): Promise<number>;
+  /** The current version of a live (not deleted) job. */
+  getJob(jobId: string): Promise<JobVersion | undefined>;
+  listJobs(): Promise<JobVersion[]>;
+  listJobVersions(jobId: string): Promise<JobVersion[]>;
+  /** Marks a job deleted; its versions and runs stay for the record. Returns false if there was none. */
+  deleteJob(jobId: string): Promise<boolean>;
+
+  createApiKey(key: ApiKeyRecord & { keyHash: string }): Promise<void>;
+  findApiKey(keyHash: string): Promise<ApiKeyRecord | undefined>;
+  countApiKeys(): Promise<number>;
+
+  /** The run an earlier trigger with this idempotency key started, if any. */
+  findRunRequest(jobId: string, idempotencyKey: string): Promise<string | undefined>;
+  rememberRunRequest(jobId: string, idempotencyKey: string, runId: string): Promise<void>;
 
   getState(job: string, key: string): Promise<string | undefined>;
   setState(job: string, key: string, value: string): Promise<void>;

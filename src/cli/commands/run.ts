@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { createSinks, createSource, jobSchema } from '../../connectors/registry.ts';
-import { redactSecrets } from '../../core/redact.ts';
+import { jobSchema } from '../../connectors/registry.ts';
+import { createRunnableJob } from '../../connectors/runnable-job.ts';
 import { newRunId } from '../../engine/ids.ts';
 import { loadJobFile } from '../../engine/job-file.ts';
 import { type RunSummary, runJob } from '../../engine/run-job.ts';
@@ -26,7 +26,6 @@ export async function runCommand(args: RunArgs, config: InletConfig, output: Out
     level: config.logLevel,
     file: join(config.dataDir, 'logs', `${runId}.ndjson`),
   }).child({});
-  const context = { baseDir: loaded.baseDir, logger };
   const store = new SqliteStore(join(config.dataDir, 'inlet.db'));
   const controller = new AbortController();
   const onSignal = () => controller.abort(new Error('interrupted by signal'));
@@ -34,27 +33,17 @@ export async function runCommand(args: RunArgs, config: InletConfig, output: Out
   process.once('SIGTERM', onSignal);
   const progress = output.interactive && !args.json ? createProgressLine(process.stderr) : undefined;
   try {
-    const summary = await runJob(
-      {
-        name: job.name,
-        source: createSource(job.source as { type: string }, context),
-        sinks: createSinks(job, context),
-        transforms: job.transforms,
-        baseDir: loaded.baseDir,
-        recordedSpec: redactSecrets(job),
-      },
-      {
-        store,
-        dataDir: config.dataDir,
-        logger,
-        runId,
-        reprocess: args.reprocess,
-        memoryLimit: job.engine?.memory_limit ?? config.memoryLimit,
-        threads: job.engine?.threads ?? config.threads,
-        signal: controller.signal,
-        onProgress: progress?.update,
-      },
-    );
+    const summary = await runJob(createRunnableJob(job, loaded.baseDir, logger), {
+      store,
+      dataDir: config.dataDir,
+      logger,
+      runId,
+      reprocess: args.reprocess,
+      memoryLimit: job.engine?.memory_limit ?? config.memoryLimit,
+      threads: job.engine?.threads ?? config.threads,
+      signal: controller.signal,
+      onProgress: progress?.update,
+    });
     progress?.stop();
     if (args.json) output.out(JSON.stringify(summary));
     else printSummary(summary, output);

@@ -28,7 +28,7 @@ it('applies numbered migrations once, even when opened again', async () => {
   const versions = db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[];
   assert.deepEqual(
     versions.map((v) => v.version),
-    [1],
+    [1, 2],
   );
   db.close();
 });
@@ -65,5 +65,38 @@ it('grants a job lock to one live holder at a time and takes over a dead one', a
   );
   await store.releaseJobLock('j', 'r3');
   assert.equal(await store.acquireJobLock('j', { runId: 'r4', pid: 4, host: 'h' }, () => true), null);
+  await store.close();
+});
+
+it('versions jobs, keeps history after delete, and finds keys and idempotent triggers', async () => {
+  const store = new SqliteStore(newPath());
+  assert.equal(await store.saveJobVersion('j', 'name: j # v1', 'alice'), 1);
+  assert.equal(await store.saveJobVersion('j', 'name: j # v2', 'bob', '/jobs/j'), 2);
+  const current = await store.getJob('j');
+  assert.deepEqual(
+    [current?.version, current?.sourceText, current?.baseDir, current?.createdBy],
+    [2, 'name: j # v2', '/jobs/j', 'bob'],
+  );
+  assert.equal(await store.deleteJob('j'), true);
+  assert.equal(await store.getJob('j'), undefined);
+  assert.equal(await store.deleteJob('j'), false);
+  assert.deepEqual(
+    (await store.listJobVersions('j')).map((v) => v.version),
+    [1, 2],
+    'history stays',
+  );
+  assert.equal(
+    await store.saveJobVersion('j', 'name: j # v3', 'carol'),
+    3,
+    'recreating continues the versions',
+  );
+
+  await store.createApiKey({ keyId: 'k1', name: 'ops', role: 'operator', createdAt: 'now', keyHash: 'h1' });
+  assert.equal((await store.findApiKey('h1'))?.role, 'operator');
+  assert.equal(await store.findApiKey('h2'), undefined);
+
+  await store.rememberRunRequest('j', 'key-1', 'run-1');
+  await store.rememberRunRequest('j', 'key-1', 'run-2');
+  assert.equal(await store.findRunRequest('j', 'key-1'), 'run-1', 'the first run stays the answer');
   await store.close();
 });

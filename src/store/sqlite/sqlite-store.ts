@@ -2,12 +2,15 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import type {
+  ApiKeyRecord,
   AuditEvent,
   AuditRecord,
   Counts,
+  JobVersion,
   LockHolder,
   MetadataStore,
   QuarantineEntry,
+  Role,
   RunRecord,
   RunStatus,
   UnitRecord,
@@ -80,13 +83,25 @@ export class SqliteStore implements MetadataStore {
     return row && toRun(row);
   }
 
-  async listRuns(filter: { job?: string; status?: RunStatus; limit?: number }): Promise<RunRecord[]> {
+  async listRuns(filter: {
+    job?: string;
+    status?: RunStatus;
+    since?: string;
+    limit?: number;
+    offset?: number;
+  }): Promise<RunRecord[]> {
     const rows = this.#db
       .prepare(
-        `SELECT * FROM runs WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR status = ?2)
-         ORDER BY started_at DESC, run_id DESC LIMIT ?3`,
+        `SELECT * FROM runs WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR started_at >= ?3)
+         ORDER BY started_at DESC, run_id DESC LIMIT ?4 OFFSET ?5`,
       )
-      .all(filter.job ?? null, filter.status ?? null, filter.limit ?? 50) as Row[];
+      .all(
+        filter.job ?? null,
+        filter.status ?? null,
+        filter.since ?? null,
+        filter.limit ?? 50,
+        filter.offset ?? 0,
+      ) as Row[];
     return rows.map(toRun);
   }
 
@@ -244,6 +259,120 @@ export class SqliteStore implements MetadataStore {
     }));
   }
 
+  async saveJobVersion(
+    jobId: string,
+    sourceText: string,
+    createdBy: string,
+    baseDir: string | null = null,
+  ): Promise<number> {
+    return this.#transaction(() => {
+      const at = now();
+      const row = this.#db
+        .prepare('SELECT current_version, deleted_at FROM jobs WHERE job_id = ?')
+        .get(jobId) as Row | undefined;
+      const last = row
+        ? Number(
+            (
+              this.#db
+                .prepare('SELECT max(version) AS v FROM job_versions WHERE job_id = ?')
+                .get(jobId) as Row
+            ).v,
+          )
+        : 0;
+      const version = last + 1;
+      if (row) {
+        this.#db
+          .prepare('UPDATE jobs SET current_version = ?, updated_at = ?, deleted_at = NULL WHERE job_id = ?')
+          .run(version, at, jobId);
+      } else {
+        this.#db
+          .prepare('INSERT INTO jobs (job_id, current_version, created_at, updated_at) VALUES (?, ?, ?, ?)')
+          .run(jobId, version, at, at);
+      }
+      this.#db
+        .prepare(
+          'INSERT INTO job_versions (job_id, version, source_text, base_dir, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)',
+        )
+        .run(jobId, version, sourceText, baseDir, at, createdBy);
+      return version;
+    });
+  }
+
+  async getJob(jobId: string): Promise<JobVersion | undefined> {
+    const row = this.#db
+      .prepare(
+        `SELECT v.* FROM jobs j JOIN job_versions v ON v.job_id = j.job_id AND v.version = j.current_version
+         WHERE j.job_id = ? AND j.deleted_at IS NULL`,
+      )
+      .get(jobId) as Row | undefined;
+    return row && toJobVersion(row);
+  }
+
+  async listJobs(): Promise<JobVersion[]> {
+    const rows = this.#db
+      .prepare(
+        `SELECT v.* FROM jobs j JOIN job_versions v ON v.job_id = j.job_id AND v.version = j.current_version
+         WHERE j.deleted_at IS NULL ORDER BY j.job_id`,
+      )
+      .all() as Row[];
+    return rows.map(toJobVersion);
+  }
+
+  async listJobVersions(jobId: string): Promise<JobVersion[]> {
+    const rows = this.#db
+      .prepare('SELECT * FROM job_versions WHERE job_id = ? ORDER BY version')
+      .all(jobId) as Row[];
+    return rows.map(toJobVersion);
+  }
+
+  async deleteJob(jobId: string): Promise<boolean> {
+    const result = this.#db
+      .prepare('UPDATE jobs SET deleted_at = ? WHERE job_id = ? AND deleted_at IS NULL')
+      .run(now(), jobId);
+    return Number(result.changes) > 0;
+  }
+
+  async createApiKey(key: ApiKeyRecord & { keyHash: string }): Promise<void> {
+    this.#db
+      .prepare('INSERT INTO api_keys (key_id, name, role, key_hash, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(key.keyId, key.name, key.role, key.keyHash, key.createdAt);
+  }
+
+  async findApiKey(keyHash: string): Promise<ApiKeyRecord | undefined> {
+    const row = this.#db
+      .prepare('SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL')
+      .get(keyHash) as Row | undefined;
+    return (
+      row && {
+        keyId: String(row.key_id),
+        name: String(row.name),
+        role: row.role as Role,
+        createdAt: String(row.created_at),
+      }
+    );
+  }
+
+  async countApiKeys(): Promise<number> {
+    return Number(
+      (this.#db.prepare('SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL').get() as Row).n,
+    );
+  }
+
+  async findRunRequest(jobId: string, idempotencyKey: string): Promise<string | undefined> {
+    const row = this.#db
+      .prepare('SELECT run_id FROM run_requests WHERE job_id = ? AND idempotency_key = ?')
+      .get(jobId, idempotencyKey) as Row | undefined;
+    return row === undefined ? undefined : String(row.run_id);
+  }
+
+  async rememberRunRequest(jobId: string, idempotencyKey: string, runId: string): Promise<void> {
+    this.#db
+      .prepare(
+        'INSERT OR IGNORE INTO run_requests (job_id, idempotency_key, run_id, created_at) VALUES (?, ?, ?, ?)',
+      )
+      .run(jobId, idempotencyKey, runId, now());
+  }
+
   async getState(job: string, key: string): Promise<string | undefined> {
     const row = this.#db.prepare('SELECT value FROM state WHERE job = ? AND key = ?').get(job, key) as
       | Row
@@ -258,6 +387,17 @@ export class SqliteStore implements MetadataStore {
       )
       .run(job, key, value, now());
   }
+}
+
+function toJobVersion(row: Row): JobVersion {
+  return {
+    jobId: String(row.job_id),
+    version: Number(row.version),
+    sourceText: String(row.source_text),
+    baseDir: row.base_dir === null ? null : String(row.base_dir),
+    createdAt: String(row.created_at),
+    createdBy: String(row.created_by),
+  };
 }
 
 function snake(key: string): string {

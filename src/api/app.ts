@@ -1,0 +1,67 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from '../core/logger.ts';
+import type { MetadataStore } from '../store/store.ts';
+import { requireRole } from './auth.ts';
+import { errorHandler } from './http-errors.ts';
+import { jobRoutes } from './routes/jobs.ts';
+import { metaRoutes } from './routes/meta.ts';
+import { runRoutes } from './routes/runs.ts';
+import type { RunLauncher } from './run-launcher.ts';
+
+export interface ApiDeps {
+  store: MetadataStore;
+  launcher: RunLauncher;
+  dataDir: string;
+  logger: Logger;
+  /** Records a mutating call in the audit log: who, what, on what, with what outcome. */
+  audit(
+    request: FastifyRequest,
+    action: string,
+    target: string,
+    outcome: string,
+    details?: Record<string, unknown>,
+  ): Promise<void>;
+}
+
+/** The REST API as a Fastify instance, not yet listening; tests use app.inject(). */
+export async function buildApp(deps: Omit<ApiDeps, 'audit'>): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  const full: ApiDeps = {
+    ...deps,
+    audit: (request, action, target, outcome, details) =>
+      deps.store.appendAudit({
+        actor: request.apiKey?.name ?? 'anonymous',
+        action,
+        target,
+        outcome,
+        details,
+      }),
+  };
+  // Job specs may be posted as YAML; the route parses them with line numbers.
+  app.addContentTypeParser(
+    ['application/yaml', 'application/x-yaml', 'text/yaml'],
+    { parseAs: 'string' },
+    (_request, body, done) => done(null, body),
+  );
+  app.setErrorHandler(errorHandler(deps.logger));
+  app.addHook('onRequest', requireRole(deps.store));
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'inlet',
+        version: '0.1.0',
+        description: 'Data ingestion service: jobs, runs, quarantine.',
+      },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+      security: [{ apiKey: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register((instance) => metaRoutes(instance, full));
+  await app.register((instance) => jobRoutes(instance, full));
+  await app.register((instance) => runRoutes(instance, full));
+  return app;
+}

@@ -1,0 +1,70 @@
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { glob } from 'tinyglobby';
+import { buildApp } from '../../api/app.ts';
+import { bootstrapAdminKey } from '../../api/auth.ts';
+import { RunLauncher } from '../../api/run-launcher.ts';
+import { jobSchema } from '../../connectors/registry.ts';
+import type { Logger } from '../../core/logger.ts';
+import { loadJobFile } from '../../engine/job-file.ts';
+import { createLogger } from '../../observability/logger.ts';
+import { SqliteStore } from '../../store/sqlite/sqlite-store.ts';
+import type { MetadataStore } from '../../store/store.ts';
+import type { InletConfig } from '../config.ts';
+import type { Output } from '../output.ts';
+
+/**
+ * `inlet serve`: the REST API on the embedded defaults. Stops on SIGTERM or SIGINT: no
+ * new requests, running runs are interrupted (a later run of the job resumes them), then
+ * the store is closed.
+ */
+export async function serveCommand(
+  args: { jobsDir?: string },
+  config: InletConfig,
+  output: Output,
+): Promise<number> {
+  const logger = createLogger({ level: config.logLevel === 'warn' ? 'info' : config.logLevel });
+  const store = new SqliteStore(join(config.dataDir, 'inlet.db'));
+  const bootstrap = await bootstrapAdminKey(store, process.env.INLET_ADMIN_KEY);
+  if (bootstrap?.generated) output.out(`admin API key (shown once, store it now): ${bootstrap.key}`);
+  if (args.jobsDir) await loadJobFiles(store, resolve(args.jobsDir), logger);
+  const launcher = new RunLauncher({
+    store,
+    dataDir: config.dataDir,
+    workspace: resolve(process.env.INLET_WORKSPACE ?? '.'),
+    memoryLimit: config.memoryLimit,
+    threads: config.threads,
+    logger,
+  });
+  const app = await buildApp({ store, launcher, dataDir: config.dataDir, logger });
+  const host = process.env.INLET_HOST ?? '127.0.0.1';
+  const port = Number(process.env.INLET_PORT ?? 8080);
+  const address = await app.listen({ host, port });
+  logger.info({ address }, 'service.started');
+  output.out(`inlet is listening on ${address} (API docs: ${address}/docs)`);
+  const signal = await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]).then(() => 'stop');
+  logger.info({ signal }, 'service.stopping');
+  await app.close();
+  await launcher.shutdown();
+  await store.close();
+  logger.info({}, 'service.stopped');
+  return 0;
+}
+
+/** Registers each job file under `dir` as a job, making a new version when its text changed. */
+async function loadJobFiles(store: MetadataStore, dir: string, logger: Logger): Promise<void> {
+  for (const file of (await glob('**/job.yaml', { cwd: dir, absolute: true })).sort()) {
+    const { spec, baseDir } = await loadJobFile(file, jobSchema);
+    const text = await readFile(file, 'utf8');
+    const current = await store.getJob(spec.name);
+    if (current?.sourceText === text && current.baseDir === baseDir) continue;
+    const version = await store.saveJobVersion(
+      spec.name,
+      text,
+      `inlet serve --jobs ${dirname(file)}`,
+      baseDir,
+    );
+    logger.info({ job: spec.name, version, file }, 'job.loaded');
+  }
+}

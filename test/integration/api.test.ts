@@ -1,0 +1,383 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { cpSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/api/app.ts';
+import { hashKey } from '../../src/api/auth.ts';
+import { RunLauncher } from '../../src/api/run-launcher.ts';
+import { silentLogger } from '../../src/observability/logger.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import type { Role } from '../../src/store/store.ts';
+import { ROOT, tempDir } from '../helpers.ts';
+
+const KEYS: Record<Role, string> = {
+  admin: 'admin-key-123',
+  operator: 'operator-key-123',
+  viewer: 'viewer-key-123',
+};
+const bearer = (role: Role) => ({ authorization: `Bearer ${KEYS[role]}` });
+
+const JOB_YAML = `name: api-events
+source:
+  type: file
+  path: data/events.ndjson
+  format: { type: ndjson }
+transforms:
+  - filter: "environment = 'production'"
+  - validate:
+      required: [user_id]
+sink: { type: file, path: output/events, format: csv }
+`;
+
+describe('REST API, in process', () => {
+  let app: FastifyInstance;
+  let store: SqliteStore;
+  let launcher: RunLauncher;
+  const workspace = tempDir('inlet-api-');
+
+  before(async () => {
+    cpSync(join(ROOT, 'examples', 'ndjson-to-csv', 'data'), join(workspace, 'data'), { recursive: true });
+    store = new SqliteStore(join(workspace, '.inlet', 'inlet.db'));
+    for (const role of Object.keys(KEYS) as Role[]) {
+      await store.createApiKey({
+        keyId: randomUUID(),
+        name: `${role} key`,
+        role,
+        createdAt: new Date().toISOString(),
+        keyHash: hashKey(KEYS[role]),
+      });
+    }
+    launcher = new RunLauncher({
+      store,
+      dataDir: join(workspace, '.inlet'),
+      workspace,
+      memoryLimit: '256MB',
+      logger: silentLogger(),
+    });
+    app = await buildApp({ store, launcher, dataDir: join(workspace, '.inlet'), logger: silentLogger() });
+  });
+  after(async () => {
+    await launcher.shutdown();
+    await app.close();
+    await store.close();
+  });
+
+  const finished = async (runId: string) => {
+    for (let i = 0; i < 200; i++) {
+      const run = (await app.inject({ url: `/runs/${runId}`, headers: bearer('viewer') })).json();
+      if (run.status !== 'running') return run;
+      await sleep(50);
+    }
+    assert.fail(`run ${runId} did not finish`);
+  };
+
+  it('answers 401 without a valid key and 403 when the role is too low, on every route', async () => {
+    const routes: [string, string, Role][] = [
+      ['GET', '/health', 'viewer'],
+      ['GET', '/ready', 'viewer'],
+      ['GET', '/connectors', 'viewer'],
+      ['GET', '/jobs', 'viewer'],
+      ['POST', '/jobs', 'admin'],
+      ['GET', '/jobs/x', 'viewer'],
+      ['PUT', '/jobs/x', 'admin'],
+      ['DELETE', '/jobs/x', 'admin'],
+      ['GET', '/jobs/x/versions', 'viewer'],
+      ['POST', '/jobs/x/runs', 'operator'],
+      ['POST', '/jobs/execute', 'operator'],
+      ['GET', '/runs', 'viewer'],
+      ['GET', '/runs/x', 'viewer'],
+      ['GET', '/runs/x/quarantine', 'viewer'],
+      ['POST', '/runs/x/cancel', 'operator'],
+    ];
+    for (const [method, url, needed] of routes) {
+      const anonymous = await app.inject({ method: method as 'GET', url });
+      assert.equal(anonymous.statusCode, 401, `${method} ${url} without a key`);
+      const wrong = await app.inject({
+        method: method as 'GET',
+        url,
+        headers: { authorization: 'Bearer nope' },
+      });
+      assert.equal(wrong.statusCode, 401, `${method} ${url} with a wrong key`);
+      const lower = needed === 'admin' ? 'operator' : needed === 'operator' ? 'viewer' : undefined;
+      if (lower) {
+        const forbidden = await app.inject({ method: method as 'GET', url, headers: bearer(lower) });
+        assert.equal(forbidden.statusCode, 403, `${method} ${url} as ${lower}`);
+        assert.equal(forbidden.json().code, 'INLET_E_FORBIDDEN');
+      }
+    }
+  });
+
+  it('creates a job from YAML, versions every change, and refuses an invalid spec with each problem located', async () => {
+    const created = await app.inject({
+      method: 'POST',
+      url: '/jobs',
+      headers: { ...bearer('admin'), 'content-type': 'application/yaml' },
+      payload: JOB_YAML,
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    assert.equal(created.json().version, 1);
+    const again = await app.inject({
+      method: 'POST',
+      url: '/jobs',
+      headers: { ...bearer('admin'), 'content-type': 'application/yaml' },
+      payload: JOB_YAML,
+    });
+    assert.equal(again.statusCode, 409);
+    const updated = await app.inject({
+      method: 'PUT',
+      url: '/jobs/api-events',
+      headers: { ...bearer('admin'), 'content-type': 'application/yaml' },
+      payload: `${JOB_YAML}description: now with a description\n`,
+    });
+    assert.equal(updated.statusCode, 200, updated.body);
+    assert.equal(updated.json().version, 2);
+    const versions = (
+      await app.inject({ url: '/jobs/api-events/versions', headers: bearer('viewer') })
+    ).json();
+    assert.deepEqual(
+      versions.map((v: { version: number }) => v.version),
+      [1, 2],
+    );
+
+    const invalid = await app.inject({
+      method: 'POST',
+      url: '/jobs',
+      headers: { ...bearer('admin'), 'content-type': 'application/yaml' },
+      payload:
+        'name: broken\nsource:\n  type: file\n  path: x\n  format: { type: cvs }\nsink: { type: file, path: out }\n',
+    });
+    assert.equal(invalid.statusCode, 400);
+    const body = invalid.json();
+    assert.equal(body.code, 'INLET_E_JOB_INVALID');
+    assert.deepEqual(
+      body.problems.map((p: { path: string; line: number }) => [p.path, p.line]),
+      [['source.format.type', 5]],
+    );
+
+    const json = await app.inject({
+      method: 'PUT',
+      url: '/jobs/json-job',
+      headers: bearer('admin'),
+      payload: {
+        name: 'json-job',
+        source: { type: 'file', path: 'data', format: { type: 'ndjson' } },
+        sink: { type: 'file', path: 'out' },
+      },
+    });
+    assert.equal(json.statusCode, 200, json.body);
+    const mismatch = await app.inject({
+      method: 'PUT',
+      url: '/jobs/other',
+      headers: bearer('admin'),
+      payload: {
+        name: 'json-job',
+        source: { type: 'file', path: 'data', format: { type: 'ndjson' } },
+        sink: { type: 'file', path: 'out' },
+      },
+    });
+    assert.equal(mismatch.statusCode, 400);
+    assert.equal(
+      (await app.inject({ method: 'DELETE', url: '/jobs/json-job', headers: bearer('admin') })).statusCode,
+      204,
+    );
+    assert.equal((await app.inject({ url: '/jobs/json-job', headers: bearer('viewer') })).statusCode, 404);
+  });
+
+  it('triggers a run (202), honours Idempotency-Key, and serves the run, its units and its quarantine', async () => {
+    const trigger = await app.inject({
+      method: 'POST',
+      url: '/jobs/api-events/runs',
+      headers: { ...bearer('operator'), 'idempotency-key': 'k-1' },
+    });
+    assert.equal(trigger.statusCode, 202, trigger.body);
+    const { run_id: runId } = trigger.json();
+    const replay = await app.inject({
+      method: 'POST',
+      url: '/jobs/api-events/runs',
+      headers: { ...bearer('operator'), 'idempotency-key': 'k-1' },
+    });
+    assert.equal(replay.statusCode, 202);
+    assert.equal(replay.json().run_id, runId, 'the same key answers with the same run');
+    const run = await finished(runId);
+    assert.equal(run.status, 'succeeded');
+    assert.deepEqual(run.counts, { received: 7, written: 4, quarantined: 2, filtered: 1 });
+    assert.equal(run.units.length, 1);
+    assert.ok(run.stage_seconds.normalize >= 0);
+    const quarantine = (
+      await app.inject({ url: `/runs/${runId}/quarantine`, headers: bearer('viewer') })
+    ).json();
+    assert.deepEqual(
+      quarantine.records.map((r: { line: number; rule: string }) => [r.line, r.rule]),
+      [
+        [5, 'parse'],
+        [6, 'required: user_id'],
+      ],
+    );
+    const listed = (
+      await app.inject({ url: '/runs?job=api-events&limit=1', headers: bearer('viewer') })
+    ).json();
+    assert.equal(listed.runs[0].run_id, runId);
+    const audit = await store.listAudit({ action: 'run.triggered' });
+    assert.equal(audit[0].actor, 'operator key');
+  });
+
+  it('takes parameters like --set through POST /jobs/execute', async () => {
+    const trigger = await app.inject({
+      method: 'POST',
+      url: '/jobs/execute',
+      headers: bearer('operator'),
+      payload: {
+        job_id: 'api-events',
+        parameters: { 'transforms[0].filter': "environment = 'staging'", 'sink.path': 'output/staging' },
+        reprocess: true,
+      },
+    });
+    assert.equal(trigger.statusCode, 202, trigger.body);
+    const run = await finished(trigger.json().run_id);
+    assert.equal(run.status, 'succeeded');
+    assert.equal(
+      run.counts.written,
+      1,
+      `only the staging event passes the overridden filter: ${JSON.stringify(run)}`,
+    );
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/jobs/execute',
+      headers: bearer('operator'),
+      payload: { job_id: 'api-events', parameters: 'x' },
+    });
+    assert.equal(bad.statusCode, 400);
+  });
+
+  it('answers malformed requests with 4xx, never 5xx', async () => {
+    const bodies = [
+      '{',
+      '[]',
+      '"x"',
+      'null',
+      '{"parameters": []}',
+      '{"job_id": 5}',
+      'name: [',
+      '\u0000\u0001',
+    ];
+    const targets: [string, string, Role][] = [
+      ['POST', '/jobs', 'admin'],
+      ['PUT', '/jobs/api-events', 'admin'],
+      ['POST', '/jobs/api-events/runs', 'operator'],
+      ['POST', '/jobs/execute', 'operator'],
+    ];
+    for (const [method, url, role] of targets) {
+      for (const payload of bodies) {
+        for (const type of ['application/json', 'application/yaml', 'text/plain']) {
+          const response = await app.inject({
+            method: method as 'POST',
+            url,
+            headers: { ...bearer(role), 'content-type': type },
+            payload,
+          });
+          assert.ok(
+            response.statusCode >= 400 && response.statusCode < 500,
+            `${method} ${url} ${type} ${JSON.stringify(payload)} → ${response.statusCode} ${response.body}`,
+          );
+        }
+      }
+    }
+    for (const url of [
+      '/runs?limit=0',
+      '/runs?status=bogus',
+      '/runs?since=yesterday',
+      '/jobs/..%2F..%2Fetc',
+      '/runs/x/quarantine',
+    ]) {
+      const response = await app.inject({ url, headers: bearer('viewer') });
+      assert.ok(response.statusCode >= 400 && response.statusCode < 500, `${url} → ${response.statusCode}`);
+    }
+  });
+
+  it('serves its OpenAPI description and the connectors with their schemas', async () => {
+    const openapi = (await app.inject({ url: '/openapi.json' })).json();
+    assert.equal(openapi.openapi.startsWith('3.'), true);
+    for (const path of [
+      '/jobs',
+      '/jobs/{job_id}',
+      '/jobs/{job_id}/runs',
+      '/jobs/execute',
+      '/runs',
+      '/runs/{run_id}',
+      '/runs/{run_id}/quarantine',
+    ]) {
+      assert.ok(openapi.paths[path], `OpenAPI documents ${path}`);
+    }
+    const connectors = (await app.inject({ url: '/connectors', headers: bearer('viewer') })).json();
+    assert.ok(
+      connectors.some(
+        (c: { kind: string; type: string; schema: object }) =>
+          c.kind === 'source' && c.type === 'file' && c.schema,
+      ),
+    );
+  });
+});
+
+describe('inlet serve, over a real socket', () => {
+  it('serves with the bootstrap admin key, loads job files, and stops cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const dir = tempDir('inlet-serve-');
+    cpSync(join(ROOT, 'examples'), join(dir, 'examples'), { recursive: true });
+    const child = spawn(join(ROOT, 'bin', 'inlet'), ['serve', '--jobs', join(dir, 'examples')], {
+      env: {
+        ...process.env,
+        INLET_DATA_DIR: join(dir, '.inlet'),
+        INLET_PORT: String(port),
+        INLET_ADMIN_KEY: 'serve-admin-key',
+        INLET_LOG_LEVEL: 'error',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    const exited = new Promise<number | null>((done) => child.on('close', done));
+    for (let i = 0; i < 100 && !stdout.includes('listening'); i++) await sleep(100);
+    const base = `http://127.0.0.1:${port}`;
+    const auth = { authorization: 'Bearer serve-admin-key' };
+    assert.equal((await fetch(`${base}/health`)).status, 401);
+    assert.equal((await fetch(`${base}/health`, { headers: auth })).status, 200);
+    const jobs = (await (await fetch(`${base}/jobs`, { headers: auth })).json()) as { job_id: string }[];
+    assert.deepEqual(
+      jobs.map((j) => j.job_id),
+      ['events-to-csv', 'orders-to-parquet', 'transactions-to-parquet'],
+    );
+    const trigger = await fetch(`${base}/jobs/transactions-to-parquet/runs`, {
+      method: 'POST',
+      headers: auth,
+    });
+    assert.equal(trigger.status, 202);
+    const { run_id: runId } = (await trigger.json()) as { run_id: string };
+    let run: { status: string; counts: { written: number } } = { status: 'running', counts: { written: 0 } };
+    for (let i = 0; i < 100 && run.status === 'running'; i++) {
+      await sleep(100);
+      run = (await (await fetch(`${base}/runs/${runId}`, { headers: auth })).json()) as typeof run;
+    }
+    assert.equal(run.status, 'succeeded');
+    assert.equal(run.counts.written, 8, 'the example ran with paths relative to its own folder');
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+    server.on('error', fail);
+  });
+}
