@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.ts';
 import type { MetadataStore } from '../store/store.ts';
 import { requireRole } from './auth.ts';
 import { errorHandler } from './http-errors.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { runRoutes } from './routes/runs.ts';
@@ -63,5 +64,6 @@ export async function buildApp(deps: Omit<ApiDeps, 'audit'>): Promise<FastifyIns
   await app.register((instance) => metaRoutes(instance, full));
   await app.register((instance) => jobRoutes(instance, full));
   await app.register((instance) => runRoutes(instance, full));
+  await app.register((instance) => auditRoutes(instance, full));
   return app;
 }

@@ -45,7 +45,11 @@ export class RunLauncher {
    * Starts a run and resolves with its id once it holds the job's lock and is recorded;
    * rejects (INLET_E_JOB_LOCKED) when the job is already running.
    */
-  async start(spec: JobSpec, baseDir: string, reprocess = false): Promise<string> {
+  async start(
+    spec: JobSpec,
+    baseDir: string,
+    options: { reprocess?: boolean; actor?: string } = {},
+  ): Promise<string> {
     const { store, dataDir, logger } = this.#options;
     const runId = newRunId();
     const controller = new AbortController();
@@ -58,7 +62,8 @@ export class RunLauncher {
       dataDir,
       logger,
       runId,
-      reprocess,
+      reprocess: options.reprocess,
+      actor: options.actor,
       memoryLimit: spec.engine?.memory_limit ?? this.#options.memoryLimit,
       threads: spec.engine?.threads ?? this.#options.threads,
       signal: controller.signal,

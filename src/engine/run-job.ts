@@ -33,6 +33,8 @@ export interface RunOptions {
   memoryLimit: string;
   threads?: number;
   signal?: AbortSignal;
+  /** Who started the run, for the audit log (the CLI, or an API key's name). */
+  actor?: string;
   /** Use this run id (e.g. one the caller already logs under) instead of a new one. */
   runId?: string;
   /** Called as the run advances, for progress displays. */
@@ -94,7 +96,7 @@ export async function runJob(job: RunnableJob, options: RunOptions): Promise<Run
       spec: job.recordedSpec,
     });
     await store.appendAudit({
-      actor: 'cli',
+      actor: options.actor ?? 'cli',
       action: 'run.started',
       target: job.name,
       outcome: 'ok',
@@ -121,7 +123,7 @@ export async function runJob(job: RunnableJob, options: RunOptions): Promise<Run
         ...zeroCounts(),
       });
       await store.appendAudit({
-        actor: 'cli',
+        actor: options.actor ?? 'cli',
         action: 'run.finished',
         target: job.name,
         outcome: signal.aborted ? 'interrupted' : 'failed',
@@ -139,7 +141,7 @@ export async function runJob(job: RunnableJob, options: RunOptions): Promise<Run
       : undefined;
     await store.finishRun(runId, { status, error: error ?? null, stageSeconds, ...counts });
     await store.appendAudit({
-      actor: 'cli',
+      actor: options.actor ?? 'cli',
       action: 'run.finished',
       target: job.name,
       outcome: status,

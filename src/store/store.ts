@@ -75,6 +75,16 @@ export interface AuditEvent {
 export interface AuditRecord extends AuditEvent {
   id: number;
   at: string;
+  /** sha256 over the previous event's hash and this event's content. */
+  hash: string;
+}
+
+/** The audit chain checked end to end: where it first breaks, if it does. */
+export interface AuditChainCheck {
+  verified: boolean;
+  events: number;
+  /** The first event whose hash does not match its content and predecessor. */
+  brokenAt?: number;
 }
 
 export interface LockHolder {
@@ -153,7 +163,15 @@ export interface MetadataStore {
   listQuarantineEntries(runId: string): Promise<QuarantineEntry[]>;
 
   appendAudit(event: AuditEvent): Promise<void>;
-  listAudit(filter: { action?: string; limit?: number }): Promise<AuditRecord[]>;
+  /** Newest first. */
+  listAudit(filter: {
+    actor?: string;
+    action?: string;
+    since?: string;
+    limit?: number;
+    offset?: number;
+  }): Promise<AuditRecord[]>;
+  verifyAuditChain(): Promise<AuditChainCheck>;
 
   /** Stores a new version of a job (creating the job at version 1); returns the version. */
   saveJobVersion(

@@ -93,6 +93,7 @@ describe('REST API, in process', () => {
       ['GET', '/runs/x', 'viewer'],
       ['GET', '/runs/x/quarantine', 'viewer'],
       ['POST', '/runs/x/cancel', 'operator'],
+      ['GET', '/audit', 'admin'],
     ];
     for (const [method, url, needed] of routes) {
       const anonymous = await app.inject({ method: method as 'GET', url });
@@ -222,8 +223,17 @@ describe('REST API, in process', () => {
       await app.inject({ url: '/runs?job=api-events&limit=1', headers: bearer('viewer') })
     ).json();
     assert.equal(listed.runs[0].run_id, runId);
-    const audit = await store.listAudit({ action: 'run.triggered' });
-    assert.equal(audit[0].actor, 'operator key');
+    const audit = (await app.inject({ url: '/audit?action=run.triggered', headers: bearer('admin') })).json();
+    assert.equal(audit.events[0].actor, 'operator key');
+    assert.equal(audit.events[0].details.run_id, runId);
+    assert.equal(audit.chain.verified, true);
+    const runEnds = (
+      await app.inject({ url: '/audit?action=run.finished', headers: bearer('admin') })
+    ).json();
+    assert.ok(
+      runEnds.events.some((e: { details: { run_id: string } }) => e.details.run_id === runId),
+      'run ends are audited',
+    );
   });
 
   it('takes parameters like --set through POST /jobs/execute', async () => {

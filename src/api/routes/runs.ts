@@ -52,7 +52,7 @@ export async function runRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
     const runId = await launcher.start(
       launcher.resolveSpec(jobId, job.sourceText, parameters),
       launcher.baseDirOf(job),
-      reprocess,
+      { reprocess, actor: request.apiKey?.name },
     );
     if (typeof idempotencyKey === 'string') await store.rememberRunRequest(jobId, idempotencyKey, runId);
     await deps.audit(request, 'run.triggered', jobId, 'ok', {

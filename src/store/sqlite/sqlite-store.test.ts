@@ -28,7 +28,7 @@ it('applies numbered migrations once, even when opened again', async () => {
   const versions = db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[];
   assert.deepEqual(
     versions.map((v) => v.version),
-    [1, 2],
+    [1, 2, 3],
   );
   db.close();
 });
@@ -99,4 +99,33 @@ it('versions jobs, keeps history after delete, and finds keys and idempotent tri
   await store.rememberRunRequest('j', 'key-1', 'run-2');
   assert.equal(await store.findRunRequest('j', 'key-1'), 'run-1', 'the first run stays the answer');
   await store.close();
+});
+
+it('chains audit events so that editing or deleting a past one is detected', async () => {
+  const path = newPath();
+  const store = new SqliteStore(path);
+  for (const action of ['job.created', 'run.triggered', 'job.deleted']) {
+    await store.appendAudit({ actor: 'alice', action, target: 'j', outcome: 'ok', details: { n: 1 } });
+  }
+  assert.deepEqual(await store.verifyAuditChain(), { verified: true, events: 3 });
+  assert.deepEqual(
+    (await store.listAudit({ action: 'run.triggered' })).map((e) => e.actor),
+    ['alice'],
+  );
+  await store.close();
+
+  const db = new DatabaseSync(path);
+  db.prepare("UPDATE audit_events SET actor = 'mallory' WHERE id = 2").run();
+  db.close();
+  const reopened = new SqliteStore(path);
+  assert.deepEqual(await reopened.verifyAuditChain(), { verified: false, events: 2, brokenAt: 2 });
+  await reopened.close();
+
+  const db2 = new DatabaseSync(path);
+  db2.prepare("UPDATE audit_events SET actor = 'alice' WHERE id = 2").run();
+  db2.prepare('DELETE FROM audit_events WHERE id = 1').run();
+  db2.close();
+  const third = new SqliteStore(path);
+  assert.equal((await third.verifyAuditChain()).brokenAt, 2, 'a deleted event breaks the link of the next');
+  await third.close();
 });

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import type {
   ApiKeyRecord,
+  AuditChainCheck,
   AuditEvent,
   AuditRecord,
   Counts,
@@ -230,24 +232,55 @@ export class SqliteStore implements MetadataStore {
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {
-    this.#db
-      .prepare(
-        'INSERT INTO audit_events (at, actor, action, target, outcome, details_json) VALUES (?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        now(),
-        event.actor,
-        event.action,
-        event.target,
-        event.outcome,
-        JSON.stringify(event.details ?? {}),
-      );
+    this.#transaction(() => {
+      const last = this.#db.prepare('SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1').get() as
+        | Row
+        | undefined;
+      const prevHash = last?.hash === undefined || last.hash === null ? '' : String(last.hash);
+      const content = {
+        at: now(),
+        actor: event.actor,
+        action: event.action,
+        target: event.target,
+        outcome: event.outcome,
+        details_json: JSON.stringify(event.details ?? {}),
+      };
+      this.#db
+        .prepare(
+          'INSERT INTO audit_events (at, actor, action, target, outcome, details_json, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          content.at,
+          content.actor,
+          content.action,
+          content.target,
+          content.outcome,
+          content.details_json,
+          prevHash,
+          auditHash(prevHash, content),
+        );
+    });
   }
 
-  async listAudit(filter: { action?: string; limit?: number }): Promise<AuditRecord[]> {
+  async listAudit(filter: {
+    actor?: string;
+    action?: string;
+    since?: string;
+    limit?: number;
+    offset?: number;
+  }): Promise<AuditRecord[]> {
     const rows = this.#db
-      .prepare('SELECT * FROM audit_events WHERE (?1 IS NULL OR action = ?1) ORDER BY id DESC LIMIT ?2')
-      .all(filter.action ?? null, filter.limit ?? 100) as Row[];
+      .prepare(
+        `SELECT * FROM audit_events WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR at >= ?3)
+         ORDER BY id DESC LIMIT ?4 OFFSET ?5`,
+      )
+      .all(
+        filter.actor ?? null,
+        filter.action ?? null,
+        filter.since ?? null,
+        filter.limit ?? 100,
+        filter.offset ?? 0,
+      ) as Row[];
     return rows.map((row) => ({
       id: Number(row.id),
       at: String(row.at),
@@ -256,7 +289,28 @@ export class SqliteStore implements MetadataStore {
       target: String(row.target),
       outcome: String(row.outcome),
       details: JSON.parse(String(row.details_json)),
+      hash: String(row.hash),
     }));
+  }
+
+  async verifyAuditChain(): Promise<AuditChainCheck> {
+    let prevHash = '';
+    let events = 0;
+    for (const row of this.#db.prepare('SELECT * FROM audit_events ORDER BY id').iterate() as Iterable<Row>) {
+      events++;
+      const content = {
+        at: String(row.at),
+        actor: String(row.actor),
+        action: String(row.action),
+        target: String(row.target),
+        outcome: String(row.outcome),
+        details_json: String(row.details_json),
+      };
+      if (row.prev_hash !== prevHash || row.hash !== auditHash(prevHash, content))
+        return { verified: false, events, brokenAt: Number(row.id) };
+      prevHash = String(row.hash);
+    }
+    return { verified: true, events };
   }
 
   async saveJobVersion(
@@ -387,6 +441,21 @@ export class SqliteStore implements MetadataStore {
       )
       .run(job, key, value, now());
   }
+}
+
+/** The chain link: sha256 of the previous hash and the event's fields in a fixed order. */
+function auditHash(prevHash: string, content: Record<string, string>): string {
+  const fields = [
+    content.at,
+    content.actor,
+    content.action,
+    content.target,
+    content.outcome,
+    content.details_json,
+  ];
+  return createHash('sha256')
+    .update(JSON.stringify([prevHash, ...fields]))
+    .digest('hex');
 }
 
 function toJobVersion(row: Row): JobVersion {
