@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from '../core/logger.ts';
+import type { InletMetrics } from '../observability/metrics.ts';
 import type { MetadataStore } from '../store/store.ts';
 import { requireRole } from './auth.ts';
 import { errorHandler } from './http-errors.ts';
@@ -14,6 +15,9 @@ import type { RunLauncher } from './run-launcher.ts';
 export interface ApiDeps {
   store: MetadataStore;
   launcher: RunLauncher;
+  metrics: InletMetrics;
+  /** Serve /metrics without an API key (for a Prometheus that cannot send one). */
+  metricsPublic?: boolean;
   dataDir: string;
   logger: Logger;
   /** Records a mutating call in the audit log: who, what, on what, with what outcome. */
@@ -65,5 +69,14 @@ export async function buildApp(deps: Omit<ApiDeps, 'audit'>): Promise<FastifyIns
   await app.register((instance) => jobRoutes(instance, full));
   await app.register((instance) => runRoutes(instance, full));
   await app.register((instance) => auditRoutes(instance, full));
+  app.get(
+    '/metrics',
+    {
+      config: { role: deps.metricsPublic ? undefined : 'viewer' },
+      schema: { summary: 'Prometheus metrics', tags: ['service'] },
+    },
+    async (_request, reply) =>
+      reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
+  );
   return app;
 }

@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.ts';
 import { newRunId } from '../engine/ids.ts';
 import { parseJobText } from '../engine/job-file.ts';
 import { runJob } from '../engine/run-job.ts';
+import type { InletMetrics } from '../observability/metrics.ts';
 import type { MetadataStore } from '../store/store.ts';
 
 export interface LauncherOptions {
@@ -15,6 +16,7 @@ export interface LauncherOptions {
   memoryLimit: string;
   threads?: number;
   logger: Logger;
+  metrics: InletMetrics;
 }
 
 /** Starts runs in the background for the API and keeps track of them, to cancel or wait for. */
@@ -70,7 +72,18 @@ export class RunLauncher {
       onProgress: () => started(),
     });
     this.#running.set(runId, { controller, done });
+    const startedAt = Date.now();
     done
+      .then((summary) =>
+        this.#options.metrics.recordRun({
+          job: summary.job,
+          status: summary.status,
+          durationSeconds: (Date.now() - startedAt) / 1000,
+          finishedAt: new Date(),
+          counts: summary.counts,
+          units: summary.units,
+        }),
+      )
       .catch((error) => logger.error({ run_id: runId, error: toInletError(error).message }, 'run.failed'))
       .finally(() => this.#running.delete(runId));
     await Promise.race([recorded, done]);

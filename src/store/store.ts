@@ -130,6 +130,8 @@ export interface MetadataStore {
     limit?: number;
     offset?: number;
   }): Promise<RunRecord[]>;
+  /** For each job, when its last successful run finished. */
+  lastSuccesses(): Promise<{ job: string; finishedAt: string }[]>;
   /** Runs of a job still marked running (after a crash, their process is gone). */
   runningRuns(job: string): Promise<RunRecord[]>;
 

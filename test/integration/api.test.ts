@@ -11,6 +11,7 @@ import { buildApp } from '../../src/api/app.ts';
 import { hashKey } from '../../src/api/auth.ts';
 import { RunLauncher } from '../../src/api/run-launcher.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
+import { InletMetrics } from '../../src/observability/metrics.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Role } from '../../src/store/store.ts';
 import { ROOT, tempDir } from '../helpers.ts';
@@ -38,6 +39,7 @@ describe('REST API, in process', () => {
   let app: FastifyInstance;
   let store: SqliteStore;
   let launcher: RunLauncher;
+  const metrics = new InletMetrics();
   const workspace = tempDir('inlet-api-');
 
   before(async () => {
@@ -58,8 +60,15 @@ describe('REST API, in process', () => {
       workspace,
       memoryLimit: '256MB',
       logger: silentLogger(),
+      metrics,
     });
-    app = await buildApp({ store, launcher, dataDir: join(workspace, '.inlet'), logger: silentLogger() });
+    app = await buildApp({
+      store,
+      launcher,
+      metrics,
+      dataDir: join(workspace, '.inlet'),
+      logger: silentLogger(),
+    });
   });
   after(async () => {
     await launcher.shutdown();
@@ -94,6 +103,7 @@ describe('REST API, in process', () => {
       ['GET', '/runs/x/quarantine', 'viewer'],
       ['POST', '/runs/x/cancel', 'operator'],
       ['GET', '/audit', 'admin'],
+      ['GET', '/metrics', 'viewer'],
     ];
     for (const [method, url, needed] of routes) {
       const anonymous = await app.inject({ method: method as 'GET', url });

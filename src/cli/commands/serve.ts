@@ -9,6 +9,7 @@ import { jobSchema } from '../../connectors/registry.ts';
 import type { Logger } from '../../core/logger.ts';
 import { loadJobFile } from '../../engine/job-file.ts';
 import { createLogger } from '../../observability/logger.ts';
+import { InletMetrics } from '../../observability/metrics.ts';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.ts';
 import type { MetadataStore } from '../../store/store.ts';
 import type { InletConfig } from '../config.ts';
@@ -29,7 +30,11 @@ export async function serveCommand(
   const bootstrap = await bootstrapAdminKey(store, process.env.INLET_ADMIN_KEY);
   if (bootstrap?.generated) output.out(`admin API key (shown once, store it now): ${bootstrap.key}`);
   if (args.jobsDir) await loadJobFiles(store, resolve(args.jobsDir), logger);
+  const metrics = new InletMetrics();
+  for (const { job, finishedAt } of await store.lastSuccesses())
+    metrics.setLastSuccess(job, new Date(finishedAt));
   const launcher = new RunLauncher({
+    metrics,
     store,
     dataDir: config.dataDir,
     workspace: resolve(process.env.INLET_WORKSPACE ?? '.'),
@@ -37,7 +42,14 @@ export async function serveCommand(
     threads: config.threads,
     logger,
   });
-  const app = await buildApp({ store, launcher, dataDir: config.dataDir, logger });
+  const app = await buildApp({
+    store,
+    launcher,
+    metrics,
+    metricsPublic: process.env.INLET_METRICS_PUBLIC === 'true',
+    dataDir: config.dataDir,
+    logger,
+  });
   const host = process.env.INLET_HOST ?? '127.0.0.1';
   const port = Number(process.env.INLET_PORT ?? 8080);
   const address = await app.listen({ host, port });

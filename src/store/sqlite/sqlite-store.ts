@@ -107,6 +107,13 @@ export class SqliteStore implements MetadataStore {
     return rows.map(toRun);
   }
 
+  async lastSuccesses(): Promise<{ job: string; finishedAt: string }[]> {
+    const rows = this.#db
+      .prepare("SELECT job, max(finished_at) AS at FROM runs WHERE status = 'succeeded' GROUP BY job")
+      .all() as Row[];
+    return rows.map((row) => ({ job: String(row.job), finishedAt: String(row.at) }));
+  }
+
   async runningRuns(job: string): Promise<RunRecord[]> {
     const rows = this.#db
       .prepare("SELECT * FROM runs WHERE job = ? AND status = 'running'")
