@@ -8,6 +8,7 @@ import { requireRole } from './auth.ts';
 import { errorHandler } from './http-errors.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { logRoutes } from './routes/logs.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { runRoutes } from './routes/runs.ts';
 import type { RunLauncher } from './run-launcher.ts';
@@ -69,6 +70,7 @@ export async function buildApp(deps: Omit<ApiDeps, 'audit'>): Promise<FastifyIns
   await app.register((instance) => jobRoutes(instance, full));
   await app.register((instance) => runRoutes(instance, full));
   await app.register((instance) => auditRoutes(instance, full));
+  await app.register((instance) => logRoutes(instance, full));
   app.get(
     '/metrics',
     {

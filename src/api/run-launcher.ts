@@ -4,7 +4,8 @@ import { InletError, toInletError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { newRunId } from '../engine/ids.ts';
 import { parseJobText } from '../engine/job-file.ts';
-import { runJob } from '../engine/run-job.ts';
+import { type RunProgress, runJob } from '../engine/run-job.ts';
+import { createLogger, runLogPath } from '../observability/logger.ts';
 import type { InletMetrics } from '../observability/metrics.ts';
 import type { MetadataStore } from '../store/store.ts';
 
@@ -15,14 +16,28 @@ export interface LauncherOptions {
   workspace: string;
   memoryLimit: string;
   threads?: number;
+  /** The service's logger; each run also gets its own log file (GET /runs/{id}/logs). */
   logger: Logger;
+  logLevel: string;
   metrics: InletMetrics;
+}
+
+/** A running run's progress as the API shows it. */
+export interface LiveProgress {
+  stage: string;
+  units_done: number;
+  units_total: number;
+  rows: number;
+  rows_per_second: number;
 }
 
 /** Starts runs in the background for the API and keeps track of them, to cancel or wait for. */
 export class RunLauncher {
   readonly #options: LauncherOptions;
-  readonly #running = new Map<string, { controller: AbortController; done: Promise<unknown> }>();
+  readonly #running = new Map<
+    string,
+    { controller: AbortController; done: Promise<unknown>; progress?: RunProgress; startedAt: number }
+  >();
 
   constructor(options: LauncherOptions) {
     this.#options = options;
@@ -52,8 +67,10 @@ export class RunLauncher {
     baseDir: string,
     options: { reprocess?: boolean; actor?: string } = {},
   ): Promise<string> {
-    const { store, dataDir, logger } = this.#options;
+    const { store, dataDir } = this.#options;
     const runId = newRunId();
+    const runLog = createLogger({ level: this.#options.logLevel, file: runLogPath(dataDir, runId) });
+    const { logger } = runLog;
     const controller = new AbortController();
     let started!: () => void;
     const recorded = new Promise<void>((resolve) => {
@@ -69,10 +86,14 @@ export class RunLauncher {
       memoryLimit: spec.engine?.memory_limit ?? this.#options.memoryLimit,
       threads: spec.engine?.threads ?? this.#options.threads,
       signal: controller.signal,
-      onProgress: () => started(),
+      onProgress: (progress) => {
+        const run = this.#running.get(runId);
+        if (run) run.progress = progress;
+        started();
+      },
     });
-    this.#running.set(runId, { controller, done });
     const startedAt = Date.now();
+    this.#running.set(runId, { controller, done, startedAt });
     done
       .then((summary) =>
         this.#options.metrics.recordRun({
@@ -85,9 +106,32 @@ export class RunLauncher {
         }),
       )
       .catch((error) => logger.error({ run_id: runId, error: toInletError(error).message }, 'run.failed'))
-      .finally(() => this.#running.delete(runId));
+      .finally(() => {
+        this.#running.delete(runId);
+        return runLog.close();
+      });
     await Promise.race([recorded, done]);
     return runId;
+  }
+
+  /** Where a run running here stands: stage, units and rows done, rows/s. */
+  progress(runId: string): LiveProgress | undefined {
+    const run = this.#running.get(runId);
+    if (!run?.progress) return undefined;
+    const seconds = (Date.now() - run.startedAt) / 1000;
+    const { stage, unitsDone, unitsTotal, rows } = run.progress;
+    return {
+      stage,
+      units_done: unitsDone,
+      units_total: unitsTotal,
+      rows,
+      rows_per_second: seconds > 0 ? Math.round(rows / seconds) : 0,
+    };
+  }
+
+  /** True while the run executes in this service. */
+  isRunning(runId: string): boolean {
+    return this.#running.has(runId);
   }
 
   /** Asks a running run to stop; it ends as interrupted. False when it is not running here. */

@@ -1,5 +1,6 @@
-import { createWriteStream, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { finished } from 'node:stream/promises';
 import pino from 'pino';
 import type { Logger } from '../core/logger.ts';
 import { SECRET_KEYS } from '../core/redact.ts';
@@ -12,17 +13,30 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream;
 }
 
+/** Where a run's own log is kept: `<data dir>/logs/<run_id>.ndjson`, one event a line. */
+export function runLogPath(dataDir: string, runId: string): string {
+  return join(dataDir, 'logs', `${runId}.ndjson`);
+}
+
+export interface ClosableLogger {
+  logger: Logger;
+  /** Flushes and closes the log file, if there is one. */
+  close(): Promise<void>;
+}
+
 /** Creates the JSON logger: one event name per line in `event`, secrets redacted by key. */
-export function createLogger(options: LoggerOptions): Logger {
+export function createLogger(options: LoggerOptions): ClosableLogger {
   const streams: pino.StreamEntry[] = [
     { level: options.level as pino.Level, stream: options.destination ?? process.stderr },
   ];
+  let file: WriteStream | undefined;
   if (options.file) {
     mkdirSync(dirname(options.file), { recursive: true });
-    streams.push({ level: 'debug', stream: createWriteStream(options.file, { flags: 'a' }) });
+    file = createWriteStream(options.file, { flags: 'a' });
+    streams.push({ level: 'debug', stream: file });
   }
   const paths = SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
-  return pino(
+  const logger = pino(
     {
       level: 'debug',
       base: undefined,
@@ -32,6 +46,14 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     pino.multistream(streams),
   ) as unknown as Logger;
+  return {
+    logger,
+    async close() {
+      if (!file) return;
+      file.end();
+      await finished(file);
+    },
+  };
 }
 
 /** A logger that drops everything, for tests and library use. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cpSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -60,6 +60,7 @@ describe('REST API, in process', () => {
       workspace,
       memoryLimit: '256MB',
       logger: silentLogger(),
+      logLevel: 'silent',
       metrics,
     });
     app = await buildApp({
@@ -104,6 +105,7 @@ describe('REST API, in process', () => {
       ['POST', '/runs/x/cancel', 'operator'],
       ['GET', '/audit', 'admin'],
       ['GET', '/metrics', 'viewer'],
+      ['GET', '/runs/x/logs', 'viewer'],
     ];
     for (const [method, url, needed] of routes) {
       const anonymous = await app.inject({ method: method as 'GET', url });
@@ -244,6 +246,50 @@ describe('REST API, in process', () => {
       runEnds.events.some((e: { details: { run_id: string } }) => e.details.run_id === runId),
       'run ends are audited',
     );
+  });
+
+  it('shows progress while a run runs, and its log events, paged or followed live', async () => {
+    const slow = `${JOB_YAML.replace('name: api-events', 'name: api-slow')}`.replace(
+      'transforms:\n',
+      'transforms:\n  - script: { module: slow.ts }\n',
+    );
+    writeFileSync(
+      join(workspace, 'slow.ts'),
+      'export default async (rows: unknown[]) => { await new Promise((r) => setTimeout(r, 1500)); return rows; };\n',
+    );
+    const created = await app.inject({
+      method: 'PUT',
+      url: '/jobs/api-slow',
+      headers: { ...bearer('admin'), 'content-type': 'application/yaml' },
+      payload: slow,
+    });
+    assert.equal(created.statusCode, 200, created.body);
+    const { run_id: runId } = (
+      await app.inject({ method: 'POST', url: '/jobs/api-slow/runs', headers: bearer('operator') })
+    ).json();
+    const running = (await app.inject({ url: `/runs/${runId}`, headers: bearer('viewer') })).json();
+    assert.equal(running.status, 'running');
+    assert.equal(running.progress.units_total, 1);
+    assert.ok(['extract', 'normalize', 'plan'].includes(running.progress.stage), running.progress.stage);
+
+    // Followed live: the stream stays open until the run ends, and carries every event.
+    const streamed = await app.inject({ url: `/runs/${runId}/logs?follow=true`, headers: bearer('viewer') });
+    assert.equal(streamed.headers['content-type'], 'text/event-stream');
+    const events = streamed.body
+      .split('\n')
+      .filter((line) => line.startsWith('data: {"'))
+      .map((line) => JSON.parse(line.slice(6)).event);
+    assert.deepEqual([events[0], events.at(-1)], ['run.started', 'run.finished']);
+    assert.ok(events.includes('unit.committed'));
+    assert.match(streamed.body, /event: end/);
+
+    const page = (await app.inject({ url: `/runs/${runId}/logs?limit=2`, headers: bearer('viewer') })).json();
+    assert.equal(page.events.length, 2);
+    assert.equal(page.events[0].run_id, runId);
+    assert.equal(page.next_offset, 2);
+    const done = (await app.inject({ url: `/runs/${runId}`, headers: bearer('viewer') })).json();
+    assert.equal(done.status, 'succeeded');
+    assert.equal(done.progress, undefined, 'progress is shown only while running');
   });
 
   it('takes parameters like --set through POST /jobs/execute', async () => {

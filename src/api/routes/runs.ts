@@ -140,7 +140,12 @@ export async function runRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
       const run = await store.getRun(request.params.run_id);
       if (!run) throw new InletError('INLET_E_RUN_NOT_FOUND', `no run ${request.params.run_id}`);
       const units = await store.listUnits(run.runId);
-      return { ...publicRun(run), units: units.map(({ manifest: _manifest, ...unit }) => unit) };
+      const progress = launcher.progress(run.runId);
+      return {
+        ...publicRun(run),
+        ...(progress ? { progress } : {}),
+        units: units.map(({ manifest: _manifest, ...unit }) => unit),
+      };
     },
   );
 

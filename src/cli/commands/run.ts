@@ -4,7 +4,7 @@ import { createRunnableJob } from '../../connectors/runnable-job.ts';
 import { newRunId } from '../../engine/ids.ts';
 import { loadJobFile } from '../../engine/job-file.ts';
 import { type RunSummary, runJob } from '../../engine/run-job.ts';
-import { createLogger } from '../../observability/logger.ts';
+import { createLogger, runLogPath } from '../../observability/logger.ts';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.ts';
 import type { InletConfig } from '../config.ts';
 import { formatNumber, type Output } from '../output.ts';
@@ -22,10 +22,10 @@ export async function runCommand(args: RunArgs, config: InletConfig, output: Out
   const loaded = await loadJobFile(args.jobFile, jobSchema, { overrides: args.overrides });
   const job = loaded.spec;
   const runId = newRunId();
-  const logger = createLogger({
+  const { logger, close: closeLog } = createLogger({
     level: config.logLevel,
-    file: join(config.dataDir, 'logs', `${runId}.ndjson`),
-  }).child({});
+    file: runLogPath(config.dataDir, runId),
+  });
   const store = new SqliteStore(join(config.dataDir, 'inlet.db'));
   const controller = new AbortController();
   const onSignal = () => controller.abort(new Error('interrupted by signal'));
@@ -52,6 +52,7 @@ export async function runCommand(args: RunArgs, config: InletConfig, output: Out
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await store.close();
+    await closeLog();
   }
 }
 

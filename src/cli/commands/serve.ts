@@ -25,7 +25,8 @@ export async function serveCommand(
   config: InletConfig,
   output: Output,
 ): Promise<number> {
-  const logger = createLogger({ level: config.logLevel === 'warn' ? 'info' : config.logLevel });
+  const logLevel = config.logLevel === 'warn' ? 'info' : config.logLevel;
+  const { logger } = createLogger({ level: logLevel });
   const store = new SqliteStore(join(config.dataDir, 'inlet.db'));
   const bootstrap = await bootstrapAdminKey(store, process.env.INLET_ADMIN_KEY);
   if (bootstrap?.generated) output.out(`admin API key (shown once, store it now): ${bootstrap.key}`);
@@ -35,6 +36,7 @@ export async function serveCommand(
     metrics.setLastSuccess(job, new Date(finishedAt));
   const launcher = new RunLauncher({
     metrics,
+    logLevel,
     store,
     dataDir: config.dataDir,
     workspace: resolve(process.env.INLET_WORKSPACE ?? '.'),
