@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,7 +14,7 @@ import { silentLogger } from '../../src/observability/logger.ts';
 import { InletMetrics } from '../../src/observability/metrics.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Role } from '../../src/store/store.ts';
-import { ROOT, tempDir } from '../helpers.ts';
+import { query, ROOT, tempDir } from '../helpers.ts';
 
 const KEYS: Record<Role, string> = {
   admin: 'admin-key-123',
@@ -447,3 +447,83 @@ function freePort(): Promise<number> {
     server.on('error', fail);
   });
 }
+
+describe('graceful shutdown and restart', () => {
+  it('SIGTERM interrupts a running run; the next start resumes it and every row lands once', async () => {
+    const port = await freePort();
+    const dir = tempDir('inlet-restart-');
+    cpSync(join(ROOT, 'examples', 'csv-to-parquet'), join(dir, 'jobs', 'csv'), { recursive: true });
+    writeFileSync(
+      join(dir, 'jobs', 'csv', 'slow.ts'),
+      'export default async (rows: unknown[]) => { await new Promise((r) => setTimeout(r, 1500)); return rows; };\n',
+    );
+    const jobFile = join(dir, 'jobs', 'csv', 'job.yaml');
+    writeFileSync(
+      jobFile,
+      readFileSync(jobFile, 'utf8').replace(
+        'transforms:\n',
+        'transforms:\n  - script: { module: slow.ts }\n',
+      ),
+    );
+    const env = {
+      ...process.env,
+      INLET_DATA_DIR: join(dir, '.inlet'),
+      INLET_PORT: String(port),
+      INLET_ADMIN_KEY: 'restart-key',
+      INLET_LOG_LEVEL: 'error',
+    };
+    const base = `http://127.0.0.1:${port}`;
+    const auth = { authorization: 'Bearer restart-key' };
+    const serve = () => {
+      const child = spawn(join(ROOT, 'bin', 'inlet'), ['serve', '--jobs', join(dir, 'jobs')], {
+        env,
+        stdio: 'ignore',
+      });
+      return { child, exited: new Promise<number | null>((done) => child.on('close', done)) };
+    };
+    const ready = async () => {
+      for (let i = 0; i < 100; i++) {
+        if (
+          await fetch(`${base}/ready`, { headers: auth })
+            .then((r) => r.ok)
+            .catch(() => false)
+        )
+          return;
+        await sleep(100);
+      }
+      assert.fail('the service did not start');
+    };
+    const runs = async () =>
+      (
+        (await (await fetch(`${base}/runs`, { headers: auth })).json()) as {
+          runs: { status: string; counts: { written: number } }[];
+        }
+      ).runs;
+
+    const first = serve();
+    await ready();
+    await fetch(`${base}/jobs/transactions-to-parquet/runs`, { method: 'POST', headers: auth });
+    first.child.kill('SIGTERM');
+    assert.equal(await first.exited, 0, 'a clean stop');
+
+    const second = serve();
+    await ready();
+    let listed = await runs();
+    for (let i = 0; i < 100 && listed[0]?.status !== 'succeeded'; i++) {
+      await sleep(100);
+      listed = await runs();
+    }
+    assert.deepEqual(
+      listed.map((r) => r.status),
+      ['succeeded', 'interrupted'],
+      'the restart resumed the interrupted run',
+    );
+    second.child.kill('SIGTERM');
+    await second.exited;
+    const out = join(dir, 'jobs', 'csv', 'output', 'transactions');
+    const [{ n }] = await query<{ n: number }>(
+      `SELECT count(*)::INTEGER AS n FROM read_parquet('${out}/**/*.parquet')`,
+    );
+    assert.equal(n, 8, 'every good row exactly once');
+  });
+});

@@ -8,6 +8,7 @@ import { RunLauncher } from '../../api/run-launcher.ts';
 import { jobSchema } from '../../connectors/registry.ts';
 import type { Logger } from '../../core/logger.ts';
 import { loadJobFile } from '../../engine/job-file.ts';
+import { isAlive } from '../../engine/run-job.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { InletMetrics } from '../../observability/metrics.ts';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.ts';
@@ -54,6 +55,7 @@ export async function serveCommand(
   });
   const host = process.env.INLET_HOST ?? '127.0.0.1';
   const port = Number(process.env.INLET_PORT ?? 8080);
+  await resumeInterruptedRuns(store, launcher, logger);
   const address = await app.listen({ host, port });
   logger.info({ address }, 'service.started');
   output.out(`inlet is listening on ${address} (API docs: ${address}/docs)`);
@@ -80,5 +82,32 @@ async function loadJobFiles(store: MetadataStore, dir: string, logger: Logger): 
       baseDir,
     );
     logger.info({ job: spec.name, version, file }, 'job.loaded');
+  }
+}
+
+/**
+ * A job whose last run was interrupted (the service stopped, or its process died) is run
+ * again at start-up: the staged run rolls half-done commits forward and ingests the rest.
+ */
+async function resumeInterruptedRuns(
+  store: MetadataStore,
+  launcher: RunLauncher,
+  logger: Logger,
+): Promise<void> {
+  for (const job of await store.listJobs()) {
+    const [last] = await store.listRuns({ job: job.jobId, limit: 1 });
+    if (!last || !(last.status === 'interrupted' || (last.status === 'running' && !isAlive(last)))) continue;
+    try {
+      const runId = await launcher.start(
+        launcher.resolveSpec(job.jobId, job.sourceText),
+        launcher.baseDirOf(job),
+        {
+          actor: 'service restart',
+        },
+      );
+      logger.info({ job: job.jobId, interrupted_run: last.runId, run_id: runId }, 'run.resumed');
+    } catch (error) {
+      logger.error({ job: job.jobId, error: (error as Error).message }, 'run.resume_failed');
+    }
   }
 }
