@@ -1,10 +1,11 @@
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from '../core/logger.ts';
 import type { InletMetrics } from '../observability/metrics.ts';
 import type { MetadataStore } from '../store/store.ts';
-import { requireRole } from './auth.ts';
+import { hashKey, requireRole } from './auth.ts';
 import { errorHandler } from './http-errors.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { jobRoutes } from './routes/jobs.ts';
@@ -19,6 +20,10 @@ export interface ApiDeps {
   metrics: InletMetrics;
   /** Serve /metrics without an API key (for a Prometheus that cannot send one). */
   metricsPublic?: boolean;
+  /** Requests a minute per API key (per address without one); default 600. */
+  rateLimitPerMinute?: number;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { cert: Buffer; key: Buffer };
   dataDir: string;
   logger: Logger;
   /** Records a mutating call in the audit log: who, what, on what, with what outcome. */
@@ -33,7 +38,7 @@ export interface ApiDeps {
 
 /** The REST API as a Fastify instance, not yet listening; tests use app.inject(). */
 export async function buildApp(deps: Omit<ApiDeps, 'audit'>): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, ...(deps.tls ? { https: deps.tls } : {}) });
   const full: ApiDeps = {
     ...deps,
     audit: (request, action, target, outcome, details) =>
@@ -52,6 +57,21 @@ export async function buildApp(deps: Omit<ApiDeps, 'audit'>): Promise<FastifyIns
     (_request, body, done) => done(null, body),
   );
   app.setErrorHandler(errorHandler(deps.logger));
+  // Keyed by the key's hash so one client cannot starve the others, whatever address it uses.
+  await app.register(rateLimit, {
+    max: deps.rateLimitPerMinute ?? 600,
+    timeWindow: '1 minute',
+    keyGenerator: (request) => {
+      const header = request.headers.authorization;
+      return header ? `key:${hashKey(header)}` : `ip:${request.ip}`;
+    },
+    errorResponseBuilder: (_request, context) => ({
+      statusCode: 429,
+      code: 'INLET_E_RATE_LIMITED',
+      error: 'Too Many Requests',
+      message: `more than ${context.max} requests a minute; retry in ${context.after}`,
+    }),
+  });
   app.addHook('onRequest', requireRole(deps.store));
   await app.register(swagger, {
     openapi: {

@@ -19,10 +19,13 @@ export function errorHandler(logger: Logger) {
   return (error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
     const fastifyStatus = (error as FastifyError).statusCode;
     if (!(error instanceof InletError) && fastifyStatus && fastifyStatus < 500) {
-      // Fastify's own 4xx: schema validation, malformed JSON, unsupported media type, body too large.
+      // Fastify's own 4xx (schema validation, malformed JSON, unsupported media type, body too
+      // large) and plugins' (the rate limiter's 429 keeps its INLET_E_ code).
+      const own = (error as { code?: unknown }).code;
+      const code = typeof own === 'string' && own.startsWith('INLET_E_') ? own : 'INLET_E_REQUEST';
       return reply.code(fastifyStatus).send({
         statusCode: fastifyStatus,
-        code: 'INLET_E_REQUEST',
+        code,
         error: httpName(fastifyStatus),
         message: error.message,
       });

@@ -55,6 +55,10 @@ export const ERROR_CODES = {
   INLET_E_SINK: { kind: 'terminal', summary: 'A sink could not write its output.' },
   INLET_E_AUTH: { kind: 'auth', summary: 'The request has no valid API key (401).' },
   INLET_E_FORBIDDEN: { kind: 'auth', summary: "The API key's role does not allow this (403)." },
+  INLET_E_RATE_LIMITED: {
+    kind: 'transient',
+    summary: 'Too many requests a minute for this API key (429); retry after the time given.',
+  },
   INLET_E_JOB_NOT_FOUND: { kind: 'input', summary: 'No job has that id (404).' },
   INLET_E_REQUEST: {
     kind: 'input',

@@ -6,6 +6,7 @@ import { buildApp } from '../../api/app.ts';
 import { bootstrapAdminKey } from '../../api/auth.ts';
 import { RunLauncher } from '../../api/run-launcher.ts';
 import { jobSchema } from '../../connectors/registry.ts';
+import { InletError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { loadJobFile } from '../../engine/job-file.ts';
 import { isAlive } from '../../engine/run-job.ts';
@@ -50,6 +51,8 @@ export async function serveCommand(
     launcher,
     metrics,
     metricsPublic: process.env.INLET_METRICS_PUBLIC === 'true',
+    rateLimitPerMinute: process.env.INLET_RATE_LIMIT ? Number(process.env.INLET_RATE_LIMIT) : undefined,
+    tls: await readTls(process.env.INLET_TLS_CERT, process.env.INLET_TLS_KEY),
     dataDir: config.dataDir,
     logger,
   });
@@ -110,4 +113,15 @@ async function resumeInterruptedRuns(
       logger.error({ job: job.jobId, error: (error as Error).message }, 'run.resume_failed');
     }
   }
+}
+
+/** The certificate and key for HTTPS, when both are configured. */
+async function readTls(
+  certFile: string | undefined,
+  keyFile: string | undefined,
+): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile)
+    throw new InletError('INLET_E_USAGE', 'TLS needs both INLET_TLS_CERT and INLET_TLS_KEY');
+  return { cert: await readFile(certFile), key: await readFile(keyFile) };
 }
