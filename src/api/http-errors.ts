@@ -57,6 +57,7 @@ function httpName(status: number): string {
       404: 'Not Found',
       405: 'Method Not Allowed',
       409: 'Conflict',
+      429: 'Too Many Requests',
       413: 'Payload Too Large',
       415: 'Unsupported Media Type',
     }[status] ?? (status >= 500 ? 'Internal Server Error' : 'Bad Request')

@@ -61,6 +61,7 @@ it('limits requests per API key: past the limit 429 with a retry time, other key
   const limited = await call('key-a');
   assert.equal(limited.statusCode, 429);
   assert.equal(limited.json().code, 'INLET_E_RATE_LIMITED');
+  assert.equal(limited.json().error, 'Too Many Requests');
   assert.ok(Number(limited.headers['retry-after']) > 0);
   assert.equal((await call('key-b')).statusCode, 200, 'another key has its own budget');
   await app.close();
