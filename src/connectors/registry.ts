@@ -7,6 +7,7 @@ import type {
   Source,
   SourceSpec,
 } from '../core/connector.ts';
+import { scheduleSchema } from '../engine/schedule-spec.ts';
 import { transformStepSchema } from '../engine/transforms/index.ts';
 import { fileSink, fileSource } from './local-files/index.ts';
 
@@ -52,6 +53,7 @@ export const jobSchema = z
       )
       .describe('Unique job name; the ledger of ingested units is kept per name.'),
     description: z.string().optional().describe('What the job is for.'),
+    schedule: scheduleSchema.optional(),
     source: sourceSchema,
     transforms: z
       .array(transformStepSchema)

@@ -113,6 +113,15 @@ export interface JobVersion {
   createdBy: string;
 }
 
+/** A schedule tick and what became of it: started (with its run), skipped (missed, or the job was still running). */
+export interface ScheduleTick {
+  jobId: string;
+  tickAt: string;
+  outcome: string;
+  runId: string | null;
+  claimedBy: string;
+}
+
 export interface MetadataStore {
   close(): Promise<void>;
 
@@ -196,6 +205,13 @@ export interface MetadataStore {
   /** The run an earlier trigger with this idempotency key started, if any. */
   findRunRequest(jobId: string, idempotencyKey: string): Promise<string | undefined>;
   rememberRunRequest(jobId: string, idempotencyKey: string, runId: string): Promise<void>;
+
+  /** Claims a tick for this process; false when another process already did (it fires there). */
+  claimTick(jobId: string, tickAt: string, claimedBy: string): Promise<boolean>;
+  settleTick(jobId: string, tickAt: string, outcome: string, runId: string | null): Promise<void>;
+  /** The latest tick any process claimed for the job. */
+  lastTick(jobId: string): Promise<string | undefined>;
+  listTicks(jobId: string): Promise<ScheduleTick[]>;
 
   getState(job: string, key: string): Promise<string | undefined>;
   setState(job: string, key: string, value: string): Promise<void>;

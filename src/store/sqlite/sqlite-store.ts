@@ -15,6 +15,7 @@ import type {
   Role,
   RunRecord,
   RunStatus,
+  ScheduleTick,
   UnitRecord,
 } from '../store.ts';
 import { migrate } from './migrate.ts';
@@ -432,6 +433,41 @@ export class SqliteStore implements MetadataStore {
         'INSERT OR IGNORE INTO run_requests (job_id, idempotency_key, run_id, created_at) VALUES (?, ?, ?, ?)',
       )
       .run(jobId, idempotencyKey, runId, now());
+  }
+
+  async claimTick(jobId: string, tickAt: string, claimedBy: string): Promise<boolean> {
+    const result = this.#db
+      .prepare(
+        "INSERT INTO schedule_ticks (job_id, tick_at, outcome, claimed_by, claimed_at) VALUES (?, ?, 'claimed', ?, ?) ON CONFLICT DO NOTHING",
+      )
+      .run(jobId, tickAt, claimedBy, now());
+    return Number(result.changes) === 1;
+  }
+
+  async settleTick(jobId: string, tickAt: string, outcome: string, runId: string | null): Promise<void> {
+    this.#db
+      .prepare('UPDATE schedule_ticks SET outcome = ?, run_id = ? WHERE job_id = ? AND tick_at = ?')
+      .run(outcome, runId, jobId, tickAt);
+  }
+
+  async lastTick(jobId: string): Promise<string | undefined> {
+    const row = this.#db
+      .prepare('SELECT max(tick_at) AS at FROM schedule_ticks WHERE job_id = ?')
+      .get(jobId) as Row;
+    return row.at === null ? undefined : String(row.at);
+  }
+
+  async listTicks(jobId: string): Promise<ScheduleTick[]> {
+    const rows = this.#db
+      .prepare('SELECT * FROM schedule_ticks WHERE job_id = ? ORDER BY tick_at')
+      .all(jobId) as Row[];
+    return rows.map((row) => ({
+      jobId: String(row.job_id),
+      tickAt: String(row.tick_at),
+      outcome: String(row.outcome),
+      runId: row.run_id === null ? null : String(row.run_id),
+      claimedBy: String(row.claimed_by),
+    }));
   }
 
   async getState(job: string, key: string): Promise<string | undefined> {

@@ -1,0 +1,115 @@
+import { hostname } from 'node:os';
+import type { JobSpec } from '../connectors/registry.ts';
+import { InletError, toInletError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { normalizeSchedule, type Schedule, ticksBetween } from '../engine/schedule-spec.ts';
+import type { JobVersion, MetadataStore } from '../store/store.ts';
+
+/** What the scheduler needs to start runs (the service's RunLauncher is one). */
+export interface RunStarter {
+  resolveSpec(jobId: string, sourceText: string): JobSpec;
+  baseDirOf(job: { baseDir: string | null }): string;
+  start(spec: JobSpec, baseDir: string, options: { actor?: string }): Promise<string>;
+}
+
+export interface SchedulerOptions {
+  store: MetadataStore;
+  launcher: RunStarter;
+  logger: Logger;
+  /** How often the schedules are checked. */
+  pollMs?: number;
+  /** A tick older than this when first seen counts as missed (the service was down). */
+  graceMs?: number;
+  /** The clock, for tests. */
+  now?: () => Date;
+}
+
+/**
+ * Fires scheduled runs. Every poll it looks, per job with a schedule, for ticks since the
+ * job's last claimed tick; a tick is claimed in the store before its run starts, so when
+ * several service processes share the store each tick fires in exactly one of them. A job
+ * never overlaps itself: a tick that finds the job still running is recorded as skipped.
+ */
+export class Scheduler {
+  readonly #options: Required<Omit<SchedulerOptions, 'now'>> & { now: () => Date };
+  readonly #startedAt: Date;
+  readonly #processId = `${hostname()}:${process.pid}`;
+  #timer: NodeJS.Timeout | undefined;
+  #polling: Promise<void> = Promise.resolve();
+
+  constructor(options: SchedulerOptions) {
+    this.#options = { pollMs: 1000, graceMs: 5000, now: () => new Date(), ...options };
+    this.#startedAt = this.#options.now();
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => {
+      this.#polling = this.#polling.then(() => this.poll());
+    }, this.#options.pollMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#polling;
+  }
+
+  /** One pass over every scheduled job. */
+  async poll(): Promise<void> {
+    for (const job of await this.#options.store.listJobs()) {
+      try {
+        await this.#pollJob(job);
+      } catch (error) {
+        this.#options.logger.error({ job: job.jobId, error: toInletError(error).message }, 'schedule.error');
+      }
+    }
+  }
+
+  async #pollJob(job: JobVersion): Promise<void> {
+    const { store, launcher, graceMs } = this.#options;
+    const spec = launcher.resolveSpec(job.jobId, job.sourceText);
+    if (!spec.schedule) return;
+    const schedule = normalizeSchedule(spec.schedule);
+    const now = this.#options.now();
+    const last = await store.lastTick(job.jobId);
+    const since = last ? new Date(last) : this.#startedAt;
+    const due = ticksBetween(schedule, since, now);
+    const latest = due.at(-1);
+    if (!latest) return;
+    const current = now.getTime() - latest.getTime() <= graceMs;
+    if (current || schedule.missed === 'run_once')
+      await this.#fire(job, spec, latest, current ? 'tick' : `${due.length} missed tick(s)`);
+    else await this.#skip(job.jobId, latest, schedule, due.length);
+  }
+
+  async #fire(job: JobVersion, spec: JobSpec, tick: Date, why: string): Promise<void> {
+    const { store, launcher, logger } = this.#options;
+    const tickAt = tick.toISOString();
+    if (!(await store.claimTick(job.jobId, tickAt, this.#processId))) return;
+    try {
+      const runId = await launcher.start(spec, launcher.baseDirOf(job), { actor: 'scheduler' });
+      await store.settleTick(job.jobId, tickAt, 'started', runId);
+      logger.info({ job: job.jobId, tick: tickAt, run_id: runId, why }, 'schedule.fired');
+    } catch (error) {
+      const failure = toInletError(error);
+      const outcome =
+        failure instanceof InletError && failure.code === 'INLET_E_JOB_LOCKED'
+          ? 'skipped: the job was still running'
+          : `failed: ${failure.message}`;
+      await store.settleTick(job.jobId, tickAt, outcome, null);
+      logger.warn({ job: job.jobId, tick: tickAt, outcome }, 'schedule.not_fired');
+    }
+  }
+
+  /** Records missed ticks as skipped (policy `skip`), so they are not considered again. */
+  async #skip(jobId: string, tick: Date, schedule: Schedule, count: number): Promise<void> {
+    const tickAt = tick.toISOString();
+    if (!(await this.#options.store.claimTick(jobId, tickAt, this.#processId))) return;
+    await this.#options.store.settleTick(
+      jobId,
+      tickAt,
+      `skipped: ${count} tick(s) missed while down (missed: ${schedule.missed})`,
+      null,
+    );
+    this.#options.logger.warn({ job: jobId, missed: count, last_missed: tickAt }, 'schedule.missed');
+  }
+}

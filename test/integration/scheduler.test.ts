@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { ROOT, tempDir } from '../helpers.ts';
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+    server.on('error', fail);
+  });
+}
+
+it('two service processes on one store fire each tick exactly once', async () => {
+  const dir = tempDir('inlet-ticks-');
+  mkdirSync(join(dir, 'jobs', 'tick', 'in'), { recursive: true });
+  writeFileSync(join(dir, 'jobs', 'tick', 'in', 'a.csv'), 'id\n1\n');
+  writeFileSync(
+    join(dir, 'jobs', 'tick', 'job.yaml'),
+    'name: every-second\nschedule: "* * * * * *"\nsource: { type: file, path: in, format: { type: csv } }\nsink: { type: file, path: out }\n',
+  );
+  const dataDir = join(dir, '.inlet');
+  const start = async (args: string[]) => {
+    const port = await freePort();
+    const child = spawn(join(ROOT, 'bin', 'inlet'), ['serve', ...args], {
+      env: {
+        ...process.env,
+        INLET_DATA_DIR: dataDir,
+        INLET_PORT: String(port),
+        INLET_ADMIN_KEY: 'tick-key',
+        INLET_LOG_LEVEL: 'error',
+      },
+      stdio: 'ignore',
+    });
+    const exited = new Promise((done) => child.on('close', done));
+    for (let i = 0; i < 100; i++) {
+      const up = await fetch(`http://127.0.0.1:${port}/ready`, {
+        headers: { authorization: 'Bearer tick-key' },
+      }).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (up) break;
+      await sleep(100);
+    }
+    return { child, exited };
+  };
+  const first = await start(['--jobs', join(dir, 'jobs')]);
+  const second = await start([]);
+  await sleep(6000);
+  for (const service of [first, second]) service.child.kill('SIGTERM');
+  await Promise.all([first.exited, second.exited]);
+
+  const store = new SqliteStore(join(dataDir, 'inlet.db'));
+  const ticks = await store.listTicks('every-second');
+  const runs = await store.listRuns({ job: 'every-second', limit: 1000 });
+  await store.close();
+  assert.ok(ticks.length >= 4, `ticks fired: ${ticks.length}`);
+  const started = ticks.filter((t) => t.outcome === 'started');
+  assert.equal(new Set(started.map((t) => t.runId)).size, started.length, 'one run per tick');
+  assert.equal(runs.length, started.length, 'every run belongs to exactly one tick; no tick ran twice');
+  for (const tick of ticks) assert.match(tick.outcome, /^(started|skipped: the job was still running)$/);
+});
