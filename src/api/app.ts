@@ -7,7 +7,7 @@ import type { InletMetrics } from '../observability/metrics.ts';
 import type { MetadataStore } from '../store/store.ts';
 import { hashKey, requireRole } from './auth.ts';
 import { errorHandler } from './http-errors.ts';
-import { auditRoutes } from './routes/audit.ts';
+import { alertRoutes, auditRoutes } from './routes/audit.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { logRoutes } from './routes/logs.ts';
 import { metaRoutes } from './routes/meta.ts';
@@ -90,6 +90,7 @@ export async function buildApp(deps: Omit<ApiDeps, 'audit'>): Promise<FastifyIns
   await app.register((instance) => jobRoutes(instance, full));
   await app.register((instance) => runRoutes(instance, full));
   await app.register((instance) => auditRoutes(instance, full));
+  await app.register((instance) => alertRoutes(instance, full));
   await app.register((instance) => logRoutes(instance, full));
   app.get(
     '/metrics',

@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.ts';
 import { newRunId } from '../engine/ids.ts';
 import { parseJobText } from '../engine/job-file.ts';
 import { type RunProgress, runJob } from '../engine/run-job.ts';
+import type { Alerter } from '../observability/alerts.ts';
 import { createLogger, runLogPath } from '../observability/logger.ts';
 import type { InletMetrics } from '../observability/metrics.ts';
 import type { MetadataStore } from '../store/store.ts';
@@ -20,6 +21,8 @@ export interface LauncherOptions {
   logger: Logger;
   logLevel: string;
   metrics: InletMetrics;
+  /** Raises the job's alerts when a run ends. */
+  alerter?: Alerter;
 }
 
 /** A running run's progress as the API shows it. */
@@ -95,7 +98,7 @@ export class RunLauncher {
     const startedAt = Date.now();
     this.#running.set(runId, { controller, done, startedAt });
     done
-      .then((summary) =>
+      .then(async (summary) => {
         this.#options.metrics.recordRun({
           job: summary.job,
           status: summary.status,
@@ -103,9 +106,22 @@ export class RunLauncher {
           finishedAt: new Date(),
           counts: summary.counts,
           units: summary.units,
-        }),
-      )
-      .catch((error) => logger.error({ run_id: runId, error: toInletError(error).message }, 'run.failed'))
+        });
+        await this.#options.alerter?.onRunFinished(spec, summary);
+      })
+      .catch(async (error) => {
+        const failure = toInletError(error);
+        logger.error({ run_id: runId, error: failure.message }, 'run.failed');
+        if (controller.signal.aborted) return;
+        const counts = { received: 0, written: 0, quarantined: 0, filtered: 0 };
+        await this.#options.alerter?.onRunFinished(spec, {
+          run_id: runId,
+          job: spec.name,
+          status: 'failed',
+          counts,
+          error: failure.message,
+        });
+      })
       .finally(() => {
         this.#running.delete(runId);
         return runLog.close();

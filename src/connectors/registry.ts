@@ -7,6 +7,7 @@ import type {
   Source,
   SourceSpec,
 } from '../core/connector.ts';
+import { alertsSchema } from '../engine/alert-spec.ts';
 import { scheduleSchema } from '../engine/schedule-spec.ts';
 import { transformStepSchema } from '../engine/transforms/index.ts';
 import { fileSink, fileSource } from './local-files/index.ts';
@@ -54,6 +55,7 @@ export const jobSchema = z
       .describe('Unique job name; the ledger of ingested units is kept per name.'),
     description: z.string().optional().describe('What the job is for.'),
     schedule: scheduleSchema.optional(),
+    alerts: alertsSchema.optional(),
     source: sourceSchema,
     transforms: z
       .array(transformStepSchema)

@@ -3,6 +3,7 @@ import type { JobSpec } from '../connectors/registry.ts';
 import { InletError, toInletError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { normalizeSchedule, type Schedule, ticksBetween } from '../engine/schedule-spec.ts';
+import type { Alerter } from '../observability/alerts.ts';
 import type { JobVersion, MetadataStore } from '../store/store.ts';
 
 /** What the scheduler needs to start runs (the service's RunLauncher is one). */
@@ -16,6 +17,8 @@ export interface SchedulerOptions {
   store: MetadataStore;
   launcher: RunStarter;
   logger: Logger;
+  /** Checks each job's freshness window on every poll. */
+  alerter?: Pick<Alerter, 'checkFreshness'>;
   /** How often the schedules are checked. */
   pollMs?: number;
   /** A tick older than this when first seen counts as missed (the service was down). */
@@ -31,7 +34,8 @@ export interface SchedulerOptions {
  * never overlaps itself: a tick that finds the job still running is recorded as skipped.
  */
 export class Scheduler {
-  readonly #options: Required<Omit<SchedulerOptions, 'now'>> & { now: () => Date };
+  readonly #options: Required<Omit<SchedulerOptions, 'now' | 'alerter'>> &
+    Pick<SchedulerOptions, 'alerter'> & { now: () => Date };
   readonly #startedAt: Date;
   readonly #processId = `${hostname()}:${process.pid}`;
   #timer: NodeJS.Timeout | undefined;
@@ -67,6 +71,7 @@ export class Scheduler {
   async #pollJob(job: JobVersion): Promise<void> {
     const { store, launcher, graceMs } = this.#options;
     const spec = launcher.resolveSpec(job.jobId, job.sourceText);
+    await this.#options.alerter?.checkFreshness(spec, this.#startedAt);
     if (!spec.schedule) return;
     const schedule = normalizeSchedule(spec.schedule);
     const now = this.#options.now();

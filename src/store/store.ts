@@ -122,6 +122,21 @@ export interface ScheduleTick {
   claimedBy: string;
 }
 
+/** One alert's delivery to one channel. */
+export interface AlertRecord {
+  job: string;
+  runId: string | null;
+  /** failure, zero_records, quarantine_ratio or freshness. */
+  kind: string;
+  /** e.g. webhook https://hooks…, email ops@… */
+  channel: string;
+  message: string;
+  status: 'delivered' | 'failed';
+  attempts: number;
+  error: string | null;
+  createdAt: string;
+}
+
 export interface MetadataStore {
   close(): Promise<void>;
 
@@ -212,6 +227,10 @@ export interface MetadataStore {
   /** The latest tick any process claimed for the job. */
   lastTick(jobId: string): Promise<string | undefined>;
   listTicks(jobId: string): Promise<ScheduleTick[]>;
+
+  recordAlert(alert: Omit<AlertRecord, 'createdAt'>): Promise<void>;
+  /** Newest first. */
+  listAlerts(filter: { job?: string; kind?: string; limit?: number }): Promise<AlertRecord[]>;
 
   getState(job: string, key: string): Promise<string | undefined>;
   setState(job: string, key: string, value: string): Promise<void>;

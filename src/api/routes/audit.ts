@@ -31,3 +31,27 @@ export async function auditRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
     },
   );
 }
+
+/** Alerts raised and how each delivery went. */
+export async function alertRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  app.get<{ Querystring: { job?: string; kind?: string; limit: number } }>(
+    '/alerts',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary: 'Alerts raised, newest first, with their delivery',
+        tags: ['alerts'],
+        querystring: {
+          type: 'object',
+          properties: {
+            job: { type: 'string' },
+            kind: { type: 'string', enum: ['failure', 'zero_records', 'quarantine_ratio', 'freshness'] },
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request) => ({ alerts: await deps.store.listAlerts(request.query) }),
+  );
+}

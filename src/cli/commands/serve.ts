@@ -10,6 +10,7 @@ import { InletError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { loadJobFile } from '../../engine/job-file.ts';
 import { isAlive } from '../../engine/run-job.ts';
+import { Alerter } from '../../observability/alerts.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { InletMetrics } from '../../observability/metrics.ts';
 import { Scheduler } from '../../scheduler/scheduler.ts';
@@ -37,7 +38,15 @@ export async function serveCommand(
   const metrics = new InletMetrics();
   for (const { job, finishedAt } of await store.lastSuccesses())
     metrics.setLastSuccess(job, new Date(finishedAt));
+  const alerter = new Alerter({
+    store,
+    logger,
+    smtpUrl: process.env.INLET_SMTP_URL,
+    from: process.env.INLET_ALERT_FROM,
+    allowPrivateNetworks: process.env.INLET_ALLOW_PRIVATE_NETWORKS === 'true',
+  });
   const launcher = new RunLauncher({
+    alerter,
     metrics,
     logLevel,
     store,
@@ -60,7 +69,7 @@ export async function serveCommand(
   const host = process.env.INLET_HOST ?? '127.0.0.1';
   const port = Number(process.env.INLET_PORT ?? 8080);
   await resumeInterruptedRuns(store, launcher, logger);
-  const scheduler = new Scheduler({ store, launcher, logger });
+  const scheduler = new Scheduler({ store, launcher, logger, alerter });
   scheduler.start();
   const address = await app.listen({ host, port });
   logger.info({ address }, 'service.started');

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import type {
+  AlertRecord,
   ApiKeyRecord,
   AuditChainCheck,
   AuditEvent,
@@ -467,6 +468,43 @@ export class SqliteStore implements MetadataStore {
       outcome: String(row.outcome),
       runId: row.run_id === null ? null : String(row.run_id),
       claimedBy: String(row.claimed_by),
+    }));
+  }
+
+  async recordAlert(alert: Omit<AlertRecord, 'createdAt'>): Promise<void> {
+    this.#db
+      .prepare(
+        'INSERT INTO alerts (job, run_id, kind, channel, message, status, attempts, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        alert.job,
+        alert.runId,
+        alert.kind,
+        alert.channel,
+        alert.message,
+        alert.status,
+        alert.attempts,
+        alert.error,
+        now(),
+      );
+  }
+
+  async listAlerts(filter: { job?: string; kind?: string; limit?: number }): Promise<AlertRecord[]> {
+    const rows = this.#db
+      .prepare(
+        'SELECT * FROM alerts WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR kind = ?2) ORDER BY id DESC LIMIT ?3',
+      )
+      .all(filter.job ?? null, filter.kind ?? null, filter.limit ?? 100) as Row[];
+    return rows.map((row) => ({
+      job: String(row.job),
+      runId: row.run_id === null ? null : String(row.run_id),
+      kind: String(row.kind),
+      channel: String(row.channel),
+      message: String(row.message),
+      status: row.status as AlertRecord['status'],
+      attempts: Number(row.attempts),
+      error: row.error === null ? null : String(row.error),
+      createdAt: String(row.created_at),
     }));
   }
 
