@@ -3,11 +3,13 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from '../core/logger.ts';
+import type { SecretBox } from '../engine/secret-box.ts';
 import type { InletMetrics } from '../observability/metrics.ts';
 import type { MetadataStore } from '../store/store.ts';
 import { hashKey, requireRole } from './auth.ts';
 import { errorHandler } from './http-errors.ts';
 import { alertRoutes, auditRoutes } from './routes/audit.ts';
+import { connectionRoutes } from './routes/connections.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { logRoutes } from './routes/logs.ts';
 import { metaRoutes } from './routes/meta.ts';
@@ -18,6 +20,8 @@ export interface ApiDeps {
   store: MetadataStore;
   launcher: RunLauncher;
   metrics: InletMetrics;
+  /** Seals and opens connection configs. */
+  secrets: SecretBox;
   /** Serve /metrics without an API key (for a Prometheus that cannot send one). */
   metricsPublic?: boolean;
   /** Requests a minute per API key (per address without one); default 600. */
@@ -91,6 +95,7 @@ export async function buildApp(deps: Omit<ApiDeps, 'audit'>): Promise<FastifyIns
   await app.register((instance) => runRoutes(instance, full));
   await app.register((instance) => auditRoutes(instance, full));
   await app.register((instance) => alertRoutes(instance, full));
+  await app.register((instance) => connectionRoutes(instance, full));
   await app.register((instance) => logRoutes(instance, full));
   app.get(
     '/metrics',

@@ -2,9 +2,11 @@ import { type JobSpec, jobSchema } from '../connectors/registry.ts';
 import { createRunnableJob } from '../connectors/runnable-job.ts';
 import { InletError, toInletError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import { loadConnections } from '../engine/connections.ts';
 import { newRunId } from '../engine/ids.ts';
 import { parseJobText } from '../engine/job-file.ts';
 import { type RunProgress, runJob } from '../engine/run-job.ts';
+import type { SecretBox } from '../engine/secret-box.ts';
 import type { Alerter } from '../observability/alerts.ts';
 import { createLogger, runLogPath } from '../observability/logger.ts';
 import type { InletMetrics } from '../observability/metrics.ts';
@@ -21,6 +23,8 @@ export interface LauncherOptions {
   logger: Logger;
   logLevel: string;
   metrics: InletMetrics;
+  /** Opens the stored connections jobs refer to. */
+  secrets: SecretBox;
   /** Raises the job's alerts when a run ends. */
   alerter?: Alerter;
 }
@@ -47,12 +51,18 @@ export class RunLauncher {
   }
 
   /** Parses a job's stored text with parameter overrides (like `inlet run --set`). */
-  resolveSpec(jobId: string, sourceText: string, parameters: Record<string, unknown> = {}): JobSpec {
+  async resolveSpec(
+    jobId: string,
+    sourceText: string,
+    parameters: Record<string, unknown> = {},
+  ): Promise<JobSpec> {
     const overrides = Object.entries(parameters).map(([path, value]) => `${path}=${JSON.stringify(value)}`);
+    const connections = await loadConnections(this.#options.store, this.#options.secrets);
     return parseJobText(sourceText, jobSchema, {
       baseDir: this.#options.workspace,
       source: `job ${jobId}`,
       overrides,
+      connections,
     }).spec;
   }
 

@@ -74,7 +74,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
         );
       case 'validate':
         if (rest.length !== 1) usage('validate takes one job file');
-        return await validateCommand(rest[0], output);
+        return await withStore((store) => validateCommand(rest[0], store, config, output));
       case 'connectors':
         return connectorsCommand(values.json, output);
       case 'schema':

@@ -12,6 +12,7 @@ import {
 } from 'yaml';
 import type { z } from 'zod';
 import { InletError } from '../core/errors.ts';
+import { applyConnections, type Connections } from './connections.ts';
 
 /** One thing wrong with a job file, located by its YAML path and line. */
 export interface JobProblem {
@@ -30,6 +31,8 @@ export interface LoadOptions {
   env?: Record<string, string | undefined>;
   /** `--set a.b=value` overrides, applied before validation. */
   overrides?: string[];
+  /** Named connections that `connection: <name>` in the source or sinks refers to. */
+  connections?: Connections;
 }
 
 const ENV_REFERENCE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
@@ -81,7 +84,14 @@ export function parseJobText<S extends z.ZodType>(
   for (const override of options.overrides ?? []) applyOverride(doc, override, problems);
   if (problems.length) throw jobError('INLET_E_ENV_MISSING', options.source, problems);
 
-  const result = schema.safeParse(doc.toJS());
+  const job = doc.toJS();
+  if (options.connections && job && typeof job === 'object') {
+    applyConnections(job, options.connections, (path, message) =>
+      problems.push({ path: formatPath(path), line: lineOf(nearestKeyOrNode(doc, path)), message }),
+    );
+    if (problems.length) throw jobError('INLET_E_JOB_INVALID', options.source, problems);
+  }
+  const result = schema.safeParse(job);
   if (!result.success) {
     const found = result.error.issues.flatMap((issue) => {
       // An unknown key is reported against its parent; point at the key itself instead.

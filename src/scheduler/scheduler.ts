@@ -8,7 +8,7 @@ import type { JobVersion, MetadataStore } from '../store/store.ts';
 
 /** What the scheduler needs to start runs (the service's RunLauncher is one). */
 export interface RunStarter {
-  resolveSpec(jobId: string, sourceText: string): JobSpec;
+  resolveSpec(jobId: string, sourceText: string): Promise<JobSpec>;
   baseDirOf(job: { baseDir: string | null }): string;
   start(spec: JobSpec, baseDir: string, options: { actor?: string }): Promise<string>;
 }
@@ -70,7 +70,7 @@ export class Scheduler {
 
   async #pollJob(job: JobVersion): Promise<void> {
     const { store, launcher, graceMs } = this.#options;
-    const spec = launcher.resolveSpec(job.jobId, job.sourceText);
+    const spec = await launcher.resolveSpec(job.jobId, job.sourceText);
     await this.#options.alerter?.checkFreshness(spec, this.#startedAt);
     if (!spec.schedule) return;
     const schedule = normalizeSchedule(spec.schedule);

@@ -137,6 +137,17 @@ export interface AlertRecord {
   createdAt: string;
 }
 
+export type ConnectionKind = 'source' | 'destination';
+
+/** A named connection as stored: its config sealed by the SecretBox. */
+export interface StoredConnection {
+  kind: ConnectionKind;
+  name: string;
+  type: string;
+  sealedConfig: string;
+  updatedAt: string;
+}
+
 export interface MetadataStore {
   close(): Promise<void>;
 
@@ -227,6 +238,12 @@ export interface MetadataStore {
   /** The latest tick any process claimed for the job. */
   lastTick(jobId: string): Promise<string | undefined>;
   listTicks(jobId: string): Promise<ScheduleTick[]>;
+
+  /** Creates or replaces; returns true when it was created. */
+  saveConnection(connection: Omit<StoredConnection, 'updatedAt'>): Promise<boolean>;
+  getConnection(kind: ConnectionKind, name: string): Promise<StoredConnection | undefined>;
+  listConnections(kind?: ConnectionKind): Promise<StoredConnection[]>;
+  deleteConnection(kind: ConnectionKind, name: string): Promise<boolean>;
 
   recordAlert(alert: Omit<AlertRecord, 'createdAt'>): Promise<void>;
   /** Newest first. */

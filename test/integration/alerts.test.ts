@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SMTPServer } from 'smtp-server';
 import { RunLauncher } from '../../src/api/run-launcher.ts';
 import { jobSchema } from '../../src/connectors/registry.ts';
+import { SecretBox } from '../../src/engine/secret-box.ts';
 import { Alerter } from '../../src/observability/alerts.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { InletMetrics } from '../../src/observability/metrics.ts';
@@ -185,6 +187,7 @@ describe('alerts, delivered to a real webhook receiver and a real SMTP server on
       memoryLimit: '128MB',
       logger: silentLogger(),
       logLevel: 'silent',
+      secrets: new SecretBox(randomBytes(32)),
       metrics: new InletMetrics(),
       alerter: alerter(),
     });

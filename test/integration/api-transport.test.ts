@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { createServer } from 'node:net';
@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildApp } from '../../src/api/app.ts';
 import { hashKey } from '../../src/api/auth.ts';
 import { RunLauncher } from '../../src/api/run-launcher.ts';
+import { SecretBox } from '../../src/engine/secret-box.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { InletMetrics } from '../../src/observability/metrics.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
@@ -25,6 +26,8 @@ function freePort(): Promise<number> {
     server.on('error', fail);
   });
 }
+
+const secrets = new SecretBox(randomBytes(32));
 
 it('limits requests per API key: past the limit 429 with a retry time, other keys unaffected', async () => {
   const dir = tempDir('inlet-ratelimit-');
@@ -46,10 +49,12 @@ it('limits requests per API key: past the limit 429 with a retry time, other key
     memoryLimit: '128MB',
     logger: silentLogger(),
     logLevel: 'silent',
+    secrets: new SecretBox(randomBytes(32)),
     metrics,
   });
   const app = await buildApp({
     store,
+    secrets,
     launcher,
     metrics,
     dataDir: dir,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -10,12 +10,14 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.ts';
 import { hashKey } from '../../src/api/auth.ts';
 import { RunLauncher } from '../../src/api/run-launcher.ts';
+import { SecretBox } from '../../src/engine/secret-box.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { InletMetrics } from '../../src/observability/metrics.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Role } from '../../src/store/store.ts';
 import { query, ROOT, tempDir } from '../helpers.ts';
 
+const secrets = new SecretBox(randomBytes(32));
 const KEYS: Record<Role, string> = {
   admin: 'admin-key-123',
   operator: 'operator-key-123',
@@ -61,10 +63,12 @@ describe('REST API, in process', () => {
       memoryLimit: '256MB',
       logger: silentLogger(),
       logLevel: 'silent',
+      secrets,
       metrics,
     });
     app = await buildApp({
       store,
+      secrets,
       launcher,
       metrics,
       dataDir: join(workspace, '.inlet'),
@@ -106,6 +110,14 @@ describe('REST API, in process', () => {
       ['GET', '/audit', 'admin'],
       ['GET', '/metrics', 'viewer'],
       ['GET', '/runs/x/logs', 'viewer'],
+      ['GET', '/alerts', 'viewer'],
+      ['GET', '/sources', 'viewer'],
+      ['POST', '/sources', 'admin'],
+      ['GET', '/sources/x', 'viewer'],
+      ['PUT', '/sources/x', 'admin'],
+      ['DELETE', '/sources/x', 'admin'],
+      ['GET', '/destinations', 'viewer'],
+      ['PUT', '/destinations/x', 'admin'],
     ];
     for (const [method, url, needed] of routes) {
       const anonymous = await app.inject({ method: method as 'GET', url });
@@ -290,6 +302,74 @@ describe('REST API, in process', () => {
     const done = (await app.inject({ url: `/runs/${runId}`, headers: bearer('viewer') })).json();
     assert.equal(done.status, 'succeeded');
     assert.equal(done.progress, undefined, 'progress is shown only while running');
+  });
+
+  it('keeps named connections sealed at rest, and jobs use them by name', async () => {
+    const created = await app.inject({
+      method: 'POST',
+      url: '/sources',
+      headers: bearer('admin'),
+      payload: {
+        name: 'events-folder',
+        type: 'file',
+        config: { path: 'data/events.ndjson', format: { type: 'ndjson' } },
+      },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    assert.deepEqual(created.json().config, { path: 'data/events.ndjson', format: { type: 'ndjson' } });
+    const db = readFileSync(join(workspace, '.inlet', 'inlet.db'));
+    assert.equal(db.includes('data/events.ndjson'), false, 'the config is not stored in clear');
+    const wrongKey = await app.inject({
+      method: 'PUT',
+      url: '/sources/bad',
+      headers: bearer('admin'),
+      payload: { type: 'file', config: { passwd: 'x' } },
+    });
+    assert.equal(wrongKey.statusCode, 400);
+    assert.equal(wrongKey.json().problems[0].path, 'config');
+    const unknownType = await app.inject({
+      method: 'PUT',
+      url: '/sources/bad',
+      headers: bearer('admin'),
+      payload: { type: 'gopher', config: {} },
+    });
+    assert.equal(unknownType.statusCode, 400);
+
+    const job =
+      'name: via-connection\nsource:\n  connection: events-folder\nsink: { type: file, path: output/via-connection }\n';
+    const saved = await app.inject({
+      method: 'PUT',
+      url: '/jobs/via-connection',
+      headers: { ...bearer('admin'), 'content-type': 'application/yaml' },
+      payload: job,
+    });
+    assert.equal(saved.statusCode, 200, saved.body);
+    const { run_id: runId } = (
+      await app.inject({ method: 'POST', url: '/jobs/via-connection/runs', headers: bearer('operator') })
+    ).json();
+    const run = await finished(runId);
+    assert.equal(run.status, 'succeeded');
+    assert.equal(run.counts.received, 7, 'the source came from the named connection');
+
+    const dangling = await app.inject({
+      method: 'PUT',
+      url: '/jobs/dangling',
+      headers: { ...bearer('admin'), 'content-type': 'application/yaml' },
+      payload: 'name: dangling\nsource:\n  connection: nowhere\nsink: { type: file, path: out }\n',
+    });
+    assert.equal(dangling.statusCode, 400);
+    assert.deepEqual(dangling.json().problems, [
+      { path: 'source.connection', line: 3, message: 'no source connection named "nowhere"' },
+    ]);
+    assert.equal(
+      (await app.inject({ method: 'DELETE', url: '/sources/events-folder', headers: bearer('admin') }))
+        .statusCode,
+      204,
+    );
+    assert.equal(
+      (await app.inject({ url: '/sources/events-folder', headers: bearer('viewer') })).statusCode,
+      404,
+    );
   });
 
   it('takes parameters like --set through POST /jobs/execute', async () => {

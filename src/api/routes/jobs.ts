@@ -60,7 +60,7 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
     { ...write, schema: { summary: 'Create a job (JSON or YAML body)', tags: ['jobs'] } },
     async (request, reply) => {
       const text = bodyText(request);
-      const { name } = launcher.resolveSpec('new job', text);
+      const { name } = await launcher.resolveSpec('new job', text);
       if (await store.getJob(name)) {
         return reply.code(409).send({
           statusCode: 409,
@@ -91,7 +91,7 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
     },
     async (request) => {
       const text = bodyText(request);
-      const { name } = launcher.resolveSpec(request.params.job_id, text);
+      const { name } = await launcher.resolveSpec(request.params.job_id, text);
       if (name !== request.params.job_id) {
         throw new InletError(
           'INLET_E_REQUEST',

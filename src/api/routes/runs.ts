@@ -50,7 +50,7 @@ export async function runRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
       if (earlier) return reply.code(202).send({ run_id: earlier, job_id: jobId, replayed: true });
     }
     const runId = await launcher.start(
-      launcher.resolveSpec(jobId, job.sourceText, parameters),
+      await launcher.resolveSpec(jobId, job.sourceText, parameters),
       launcher.baseDirOf(job),
       { reprocess, actor: request.apiKey?.name },
     );

@@ -1,12 +1,11 @@
 import { join } from 'node:path';
-import { jobSchema } from '../../connectors/registry.ts';
 import { createRunnableJob } from '../../connectors/runnable-job.ts';
 import { newRunId } from '../../engine/ids.ts';
-import { loadJobFile } from '../../engine/job-file.ts';
 import { type RunSummary, runJob } from '../../engine/run-job.ts';
 import { createLogger, runLogPath } from '../../observability/logger.ts';
 import { SqliteStore } from '../../store/sqlite/sqlite-store.ts';
 import type { InletConfig } from '../config.ts';
+import { loadCliJob } from '../job-loader.ts';
 import { formatNumber, type Output } from '../output.ts';
 import { createProgressLine } from '../progress.ts';
 
@@ -19,14 +18,17 @@ export interface RunArgs {
 
 /** `inlet run`: exit 0 when the run succeeded, 1 when it failed (bad job files throw, exit 2). */
 export async function runCommand(args: RunArgs, config: InletConfig, output: Output): Promise<number> {
-  const loaded = await loadJobFile(args.jobFile, jobSchema, { overrides: args.overrides });
+  const store = new SqliteStore(join(config.dataDir, 'inlet.db'));
+  const loaded = await loadCliJob(args.jobFile, store, config, args.overrides).catch(async (error) => {
+    await store.close();
+    throw error;
+  });
   const job = loaded.spec;
   const runId = newRunId();
   const { logger, close: closeLog } = createLogger({
     level: config.logLevel,
     file: runLogPath(config.dataDir, runId),
   });
-  const store = new SqliteStore(join(config.dataDir, 'inlet.db'));
   const controller = new AbortController();
   const onSignal = () => controller.abort(new Error('interrupted by signal'));
   process.once('SIGINT', onSignal);

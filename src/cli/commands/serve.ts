@@ -10,6 +10,7 @@ import { InletError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { loadJobFile } from '../../engine/job-file.ts';
 import { isAlive } from '../../engine/run-job.ts';
+import { SecretBox } from '../../engine/secret-box.ts';
 import { Alerter } from '../../observability/alerts.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { InletMetrics } from '../../observability/metrics.ts';
@@ -45,7 +46,9 @@ export async function serveCommand(
     from: process.env.INLET_ALERT_FROM,
     allowPrivateNetworks: process.env.INLET_ALLOW_PRIVATE_NETWORKS === 'true',
   });
+  const secrets = SecretBox.fromEnvironment(config.dataDir);
   const launcher = new RunLauncher({
+    secrets,
     alerter,
     metrics,
     logLevel,
@@ -57,6 +60,7 @@ export async function serveCommand(
     logger,
   });
   const app = await buildApp({
+    secrets,
     store,
     launcher,
     metrics,
@@ -115,7 +119,7 @@ async function resumeInterruptedRuns(
     if (!last || !(last.status === 'interrupted' || (last.status === 'running' && !isAlive(last)))) continue;
     try {
       const runId = await launcher.start(
-        launcher.resolveSpec(job.jobId, job.sourceText),
+        await launcher.resolveSpec(job.jobId, job.sourceText),
         launcher.baseDirOf(job),
         {
           actor: 'service restart',

@@ -8,6 +8,7 @@ import type {
   AuditChainCheck,
   AuditEvent,
   AuditRecord,
+  ConnectionKind,
   Counts,
   JobVersion,
   LockHolder,
@@ -17,6 +18,7 @@ import type {
   RunRecord,
   RunStatus,
   ScheduleTick,
+  StoredConnection,
   UnitRecord,
 } from '../store.ts';
 import { migrate } from './migrate.ts';
@@ -471,6 +473,44 @@ export class SqliteStore implements MetadataStore {
     }));
   }
 
+  async saveConnection(connection: Omit<StoredConnection, 'updatedAt'>): Promise<boolean> {
+    return this.#transaction(() => {
+      const at = now();
+      const existed = this.#db
+        .prepare('SELECT 1 FROM connections WHERE kind = ? AND name = ?')
+        .get(connection.kind, connection.name);
+      this.#db
+        .prepare(
+          `INSERT INTO connections (kind, name, type, sealed_config, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (kind, name) DO UPDATE SET type = excluded.type, sealed_config = excluded.sealed_config, updated_at = excluded.updated_at`,
+        )
+        .run(connection.kind, connection.name, connection.type, connection.sealedConfig, at, at);
+      return !existed;
+    });
+  }
+
+  async getConnection(kind: ConnectionKind, name: string): Promise<StoredConnection | undefined> {
+    const row = this.#db.prepare('SELECT * FROM connections WHERE kind = ? AND name = ?').get(kind, name) as
+      | Row
+      | undefined;
+    return row && toConnection(row);
+  }
+
+  async listConnections(kind?: ConnectionKind): Promise<StoredConnection[]> {
+    const rows = this.#db
+      .prepare('SELECT * FROM connections WHERE (?1 IS NULL OR kind = ?1) ORDER BY kind, name')
+      .all(kind ?? null) as Row[];
+    return rows.map(toConnection);
+  }
+
+  async deleteConnection(kind: ConnectionKind, name: string): Promise<boolean> {
+    return (
+      Number(
+        this.#db.prepare('DELETE FROM connections WHERE kind = ? AND name = ?').run(kind, name).changes,
+      ) > 0
+    );
+  }
+
   async recordAlert(alert: Omit<AlertRecord, 'createdAt'>): Promise<void> {
     this.#db
       .prepare(
@@ -537,6 +577,16 @@ function auditHash(prevHash: string, content: Record<string, string>): string {
   return createHash('sha256')
     .update(JSON.stringify([prevHash, ...fields]))
     .digest('hex');
+}
+
+function toConnection(row: Row): StoredConnection {
+  return {
+    kind: row.kind as ConnectionKind,
+    name: String(row.name),
+    type: String(row.type),
+    sealedConfig: String(row.sealed_config),
+    updatedAt: String(row.updated_at),
+  };
 }
 
 function toJobVersion(row: Row): JobVersion {
