@@ -1,8 +1,15 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { type LauncherOptions, RunLauncher } from '../src/api/run-launcher.ts';
+import { SecretBox } from '../src/engine/secret-box.ts';
+import { silentLogger } from '../src/observability/logger.ts';
+import { InletMetrics } from '../src/observability/metrics.ts';
+import type { MetadataStore } from '../src/store/store.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 const INLET = join(ROOT, 'bin', 'inlet');
@@ -97,4 +104,35 @@ export async function query<T = Record<string, unknown>>(sql: string): Promise<T
     connection.closeSync();
     instance.closeSync();
   }
+}
+
+/** A free TCP port on loopback, for a server a test starts. */
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => done(port));
+    });
+    server.on('error', fail);
+  });
+}
+
+/** A RunLauncher for in-process tests: quiet, small memory, its own secret key. */
+export function testLauncher(
+  store: MetadataStore,
+  dir: string,
+  extra: Partial<LauncherOptions> = {},
+): RunLauncher {
+  return new RunLauncher({
+    store,
+    dataDir: dir,
+    workspace: dir,
+    memoryLimit: '128MB',
+    logger: silentLogger(),
+    logLevel: 'silent',
+    metrics: new InletMetrics(),
+    secrets: new SecretBox(randomBytes(32)),
+    ...extra,
+  });
 }

@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RunLauncher } from '../api/run-launcher.ts';
-import { SecretBox } from '../engine/secret-box.ts';
+import { testLauncher } from '../../test/helpers.ts';
 import { silentLogger } from '../observability/logger.ts';
-import { InletMetrics } from '../observability/metrics.ts';
 import { SqliteStore } from '../store/sqlite/sqlite-store.ts';
 import { Scheduler } from './scheduler.ts';
 
@@ -26,16 +23,7 @@ it('fires a current tick once, skips or runs once for ticks missed while down, p
     'name: unscheduled\nsource: { type: file, path: in, format: { type: csv } }\nsink: { type: file, path: out }\n',
     'test',
   );
-  const launcher = new RunLauncher({
-    store,
-    dataDir: dir,
-    workspace: dir,
-    memoryLimit: '128MB',
-    logger: silentLogger(),
-    logLevel: 'silent',
-    secrets: new SecretBox(randomBytes(32)),
-    metrics: new InletMetrics(),
-  });
+  const launcher = testLauncher(store, dir);
   let now = new Date('2030-01-01T00:00:30Z');
   const scheduler = new Scheduler({ store, launcher, logger: silentLogger(), now: () => now });
   const settled = async () => {

@@ -1,19 +1,15 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SMTPServer } from 'smtp-server';
-import { RunLauncher } from '../../src/api/run-launcher.ts';
 import { jobSchema } from '../../src/connectors/registry.ts';
-import { SecretBox } from '../../src/engine/secret-box.ts';
 import { Alerter } from '../../src/observability/alerts.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
-import { InletMetrics } from '../../src/observability/metrics.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { tempDir } from '../helpers.ts';
+import { tempDir, testLauncher } from '../helpers.ts';
 
 describe('alerts, delivered to a real webhook receiver and a real SMTP server on loopback', () => {
   const posts: { body: Record<string, unknown> }[] = [];
@@ -180,17 +176,7 @@ describe('alerts, delivered to a real webhook receiver and a real SMTP server on
 
   it('a run that fails in the service raises its alert', async () => {
     const before = posts.length;
-    const launcher = new RunLauncher({
-      store,
-      dataDir: dir,
-      workspace: dir,
-      memoryLimit: '128MB',
-      logger: silentLogger(),
-      logLevel: 'silent',
-      secrets: new SecretBox(randomBytes(32)),
-      metrics: new InletMetrics(),
-      alerter: alerter(),
-    });
+    const launcher = testLauncher(store, dir, { alerter: alerter() });
     const failing = spec({ channels: [{ type: 'webhook', url: webhookUrl }] });
     await launcher.start(failing, dir).catch(() => undefined);
     for (let i = 0; i < 100 && posts.length === before; i++) await sleep(50);

@@ -3,29 +3,16 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { get } from 'node:https';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildApp } from '../../src/api/app.ts';
 import { hashKey } from '../../src/api/auth.ts';
-import { RunLauncher } from '../../src/api/run-launcher.ts';
 import { SecretBox } from '../../src/engine/secret-box.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { InletMetrics } from '../../src/observability/metrics.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { ROOT, tempDir } from '../helpers.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-    server.on('error', fail);
-  });
-}
+import { freePort, ROOT, tempDir, testLauncher } from '../helpers.ts';
 
 const secrets = new SecretBox(randomBytes(32));
 
@@ -42,16 +29,7 @@ it('limits requests per API key: past the limit 429 with a retry time, other key
     });
   }
   const metrics = new InletMetrics();
-  const launcher = new RunLauncher({
-    store,
-    dataDir: dir,
-    workspace: dir,
-    memoryLimit: '128MB',
-    logger: silentLogger(),
-    logLevel: 'silent',
-    secrets: new SecretBox(randomBytes(32)),
-    metrics,
-  });
+  const launcher = testLauncher(store, dir, { metrics, secrets });
   const app = await buildApp({
     store,
     secrets,

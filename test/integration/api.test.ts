@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,7 +14,7 @@ import { silentLogger } from '../../src/observability/logger.ts';
 import { InletMetrics } from '../../src/observability/metrics.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Role } from '../../src/store/store.ts';
-import { query, ROOT, tempDir } from '../helpers.ts';
+import { freePort, query, ROOT, tempDir } from '../helpers.ts';
 
 const secrets = new SecretBox(randomBytes(32));
 const KEYS: Record<Role, string> = {
@@ -516,17 +515,6 @@ describe('inlet serve, over a real socket', () => {
     assert.equal(await exited, 0);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-    server.on('error', fail);
-  });
-}
 
 describe('graceful shutdown and restart', () => {
   it('SIGTERM interrupts a running run; the next start resumes it and every row lands once', async () => {
