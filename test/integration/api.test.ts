@@ -415,6 +415,9 @@ describe('REST API, in process', () => {
       ['PUT', '/jobs/api-events', 'admin'],
       ['POST', '/jobs/api-events/runs', 'operator'],
       ['POST', '/jobs/execute', 'operator'],
+      ['POST', '/sources', 'admin'],
+      ['PUT', '/sources/x', 'admin'],
+      ['PUT', '/destinations/x', 'admin'],
     ];
     for (const [method, url, role] of targets) {
       for (const payload of bodies) {
