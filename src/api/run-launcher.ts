@@ -1,5 +1,6 @@
 import { type JobSpec, jobSchema } from '../connectors/registry.ts';
 import { createRunnableJob } from '../connectors/runnable-job.ts';
+import type { Source } from '../core/connector.ts';
 import { InletError, toInletError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { loadConnections } from '../engine/connections.ts';
@@ -78,7 +79,7 @@ export class RunLauncher {
   async start(
     spec: JobSpec,
     baseDir: string,
-    options: { reprocess?: boolean; actor?: string } = {},
+    options: { reprocess?: boolean; actor?: string; source?: Source } = {},
   ): Promise<string> {
     const { store, dataDir } = this.#options;
     const runId = newRunId();
@@ -89,7 +90,8 @@ export class RunLauncher {
     const recorded = new Promise<void>((resolve) => {
       started = resolve;
     });
-    const done = runJob(createRunnableJob(spec, baseDir, logger), {
+    const job = createRunnableJob(spec, baseDir, logger);
+    const done = runJob(options.source ? { ...job, source: options.source } : job, {
       store,
       dataDir,
       logger,

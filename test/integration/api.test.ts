@@ -106,6 +106,7 @@ describe('REST API, in process', () => {
       ['GET', '/runs/x', 'viewer'],
       ['GET', '/runs/x/quarantine', 'viewer'],
       ['POST', '/runs/x/cancel', 'operator'],
+      ['POST', '/runs/x/quarantine/replay', 'operator'],
       ['GET', '/audit', 'admin'],
       ['GET', '/metrics', 'viewer'],
       ['GET', '/runs/x/logs', 'viewer'],
@@ -369,6 +370,43 @@ describe('REST API, in process', () => {
       (await app.inject({ url: '/sources/events-folder', headers: bearer('viewer') })).statusCode,
       404,
     );
+  });
+
+  it('replays quarantined records through the fixed job, once, with exact counts', async () => {
+    const first = (
+      await app.inject({ url: '/runs?job=api-events&status=succeeded&limit=100', headers: bearer('viewer') })
+    )
+      .json()
+      .runs.at(-1);
+    assert.equal(first.counts.quarantined, 2, 'a malformed line and a row without user_id');
+    const fixed = JOB_YAML.replace('  - validate:\n      required: [user_id]\n', '');
+    const updated = await app.inject({
+      method: 'PUT',
+      url: '/jobs/api-events',
+      headers: { ...bearer('admin'), 'content-type': 'application/yaml' },
+      payload: fixed,
+    });
+    assert.equal(updated.statusCode, 200, updated.body);
+    const replay = await app.inject({
+      method: 'POST',
+      url: `/runs/${first.run_id}/quarantine/replay`,
+      headers: bearer('operator'),
+    });
+    assert.equal(replay.statusCode, 202, replay.body);
+    const { run_id: _replayRun, ...answer } = replay.json() as Record<string, unknown>;
+    assert.deepEqual(answer, { replay_of: first.run_id, records: 1, not_replayable: 1 });
+    const run = await finished(replay.json().run_id);
+    assert.equal(run.status, 'succeeded');
+    assert.deepEqual(run.counts, { received: 1, written: 1, quarantined: 0, filtered: 0 });
+    assert.match(run.units[0].uri, /^quarantine:\/\//);
+    const again = await app.inject({
+      method: 'POST',
+      url: `/runs/${first.run_id}/quarantine/replay`,
+      headers: bearer('operator'),
+    });
+    const second = await finished(again.json().run_id);
+    assert.equal(second.counts.received, 0, 'the same records are not replayed twice');
+    assert.equal(second.units[0].status, 'skipped');
   });
 
   it('takes parameters like --set through POST /jobs/execute', async () => {

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { createReplaySource, replayable } from '../../connectors/quarantine/replay-source.ts';
 import { InletError } from '../../core/errors.ts';
 import { readQuarantine } from '../../engine/quarantine-reader.ts';
 import type { RunStatus } from '../../store/store.ts';
@@ -160,6 +161,59 @@ export async function runRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
         throw new InletError('INLET_E_RUN_NOT_FOUND', `no run ${request.params.run_id}`);
       const records = await readQuarantine(store, deps.dataDir, request.params.run_id);
       return { run_id: request.params.run_id, count: records.length, records };
+    },
+  );
+
+  app.post<{ Params: { run_id: string } }>(
+    '/runs/:run_id/quarantine/replay',
+    {
+      config: { role: 'operator' },
+      schema: {
+        summary: "Run a run's quarantined records through the job's current transforms",
+        tags: ['runs'],
+        params: runParams,
+      },
+    },
+    async (request, reply) => {
+      const original = await store.getRun(request.params.run_id);
+      if (!original) throw new InletError('INLET_E_RUN_NOT_FOUND', `no run ${request.params.run_id}`);
+      if (original.status === 'running') {
+        return reply
+          .code(409)
+          .send({
+            statusCode: 409,
+            code: 'INLET_E_REQUEST',
+            error: 'Conflict',
+            message: 'the run is still running',
+          });
+      }
+      const job = await store.getJob(original.job);
+      if (!job) throw new InletError('INLET_E_JOB_NOT_FOUND', `job ${original.job} no longer exists`);
+      const records = await readQuarantine(store, deps.dataDir, original.runId);
+      const count = records.filter(replayable).length;
+      const notReplayable = records.length - count;
+      if (count === 0) {
+        return reply.code(409).send({
+          statusCode: 409,
+          code: 'INLET_E_REQUEST',
+          error: 'Conflict',
+          message: `nothing to replay: ${notReplayable} record(s) never parsed (fix the file and ingest it again)`,
+        });
+      }
+      const spec = await launcher.resolveSpec(job.jobId, job.sourceText);
+      const source = createReplaySource(original.runId, records);
+      const runId = await launcher.start(spec, launcher.baseDirOf(job), {
+        actor: request.apiKey?.name,
+        source,
+      });
+      await deps.audit(request, 'run.replayed', job.jobId, 'ok', {
+        run_id: runId,
+        replay_of: original.runId,
+        records: count,
+      });
+      return reply
+        .code(202)
+        .send({ run_id: runId, replay_of: original.runId, records: count, not_replayable: notReplayable });
     },
   );
 
