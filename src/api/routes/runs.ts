@@ -178,14 +178,12 @@ export async function runRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
       const original = await store.getRun(request.params.run_id);
       if (!original) throw new InletError('INLET_E_RUN_NOT_FOUND', `no run ${request.params.run_id}`);
       if (original.status === 'running') {
-        return reply
-          .code(409)
-          .send({
-            statusCode: 409,
-            code: 'INLET_E_REQUEST',
-            error: 'Conflict',
-            message: 'the run is still running',
-          });
+        return reply.code(409).send({
+          statusCode: 409,
+          code: 'INLET_E_REQUEST',
+          error: 'Conflict',
+          message: 'the run is still running',
+        });
       }
       const job = await store.getJob(original.job);
       if (!job) throw new InletError('INLET_E_JOB_NOT_FOUND', `job ${original.job} no longer exists`);
