@@ -96,6 +96,7 @@ export class Alerter {
         channel.type === 'webhook'
           ? `webhook ${new URL(channel.url).origin}`
           : `email ${channel.to.join(', ')}`;
+      let outcome: { status: 'delivered' | 'failed'; error: string | null };
       try {
         await withRetry(
           () => {
@@ -111,34 +112,22 @@ export class Alerter {
             minTimeoutMs: this.#options.minRetryMs,
           },
         );
-        await this.#options.store.recordAlert({
-          job,
-          runId,
-          kind,
-          channel: target,
-          message,
-          status: 'delivered',
-          attempts,
-          error: null,
-        });
-        this.#options.logger.info({ job, run_id: runId, kind, channel: target, attempts }, 'alert.delivered');
+        outcome = { status: 'delivered', error: null };
       } catch (error) {
-        const reason = (error as Error).message;
-        await this.#options.store.recordAlert({
-          job,
-          runId,
-          kind,
-          channel: target,
-          message,
-          status: 'failed',
-          attempts,
-          error: reason,
-        });
-        this.#options.logger.error(
-          { job, run_id: runId, kind, channel: target, attempts, error: reason },
-          'alert.failed',
-        );
+        outcome = { status: 'failed', error: (error as Error).message };
       }
+      await this.#options.store.recordAlert({
+        job,
+        runId,
+        kind,
+        channel: target,
+        message,
+        attempts,
+        ...outcome,
+      });
+      const fields = { job, run_id: runId, kind, channel: target, attempts, error: outcome.error };
+      if (outcome.status === 'delivered') this.#options.logger.info(fields, 'alert.delivered');
+      else this.#options.logger.error(fields, 'alert.failed');
     }
   }
 

@@ -468,7 +468,7 @@ export class SqliteStore implements MetadataStore {
       jobId: String(row.job_id),
       tickAt: String(row.tick_at),
       outcome: String(row.outcome),
-      runId: row.run_id === null ? null : String(row.run_id),
+      runId: textOrNull(row.run_id),
       claimedBy: String(row.claimed_by),
     }));
   }
@@ -537,13 +537,13 @@ export class SqliteStore implements MetadataStore {
       .all(filter.job ?? null, filter.kind ?? null, filter.limit ?? 100) as Row[];
     return rows.map((row) => ({
       job: String(row.job),
-      runId: row.run_id === null ? null : String(row.run_id),
+      runId: textOrNull(row.run_id),
       kind: String(row.kind),
       channel: String(row.channel),
       message: String(row.message),
       status: row.status as AlertRecord['status'],
       attempts: Number(row.attempts),
-      error: row.error === null ? null : String(row.error),
+      error: textOrNull(row.error),
       createdAt: String(row.created_at),
     }));
   }
@@ -594,10 +594,15 @@ function toJobVersion(row: Row): JobVersion {
     jobId: String(row.job_id),
     version: Number(row.version),
     sourceText: String(row.source_text),
-    baseDir: row.base_dir === null ? null : String(row.base_dir),
+    baseDir: textOrNull(row.base_dir),
     createdAt: String(row.created_at),
     createdBy: String(row.created_by),
   };
+}
+
+/** A nullable text column as string | null. */
+function textOrNull(value: SQLInputValue | undefined): string | null {
+  return value === null || value === undefined ? null : String(value);
 }
 
 function snake(key: string): string {
@@ -621,8 +626,8 @@ function toRun(row: Row): RunRecord {
     pid: Number(row.pid),
     host: String(row.host),
     startedAt: String(row.started_at),
-    finishedAt: row.finished_at === null ? null : String(row.finished_at),
-    error: row.error === null ? null : String(row.error),
+    finishedAt: textOrNull(row.finished_at),
+    error: textOrNull(row.error),
     spec: JSON.parse(String(row.spec_json)),
     stageSeconds: JSON.parse(String(row.stage_seconds_json)),
     ...counts(row),
@@ -636,15 +641,15 @@ function toUnit(row: Row): UnitRecord {
     job: String(row.job),
     seq: Number(row.seq),
     uri: String(row.uri),
-    contentHash: row.content_hash === null ? null : String(row.content_hash),
+    contentHash: textOrNull(row.content_hash),
     size: Number(row.size),
     mtimeMs: Number(row.mtime_ms),
     status: row.status as UnitRecord['status'],
-    error: row.error === null ? null : String(row.error),
-    errorCode: row.error_code === null ? null : String(row.error_code),
+    error: textOrNull(row.error),
+    errorCode: textOrNull(row.error_code),
     manifest: row.manifest_json === null ? null : JSON.parse(String(row.manifest_json)),
     startedAt: String(row.started_at),
-    finishedAt: row.finished_at === null ? null : String(row.finished_at),
+    finishedAt: textOrNull(row.finished_at),
     ...counts(row),
   };
 }
