@@ -117,3 +117,45 @@ it('serves HTTPS when a certificate is configured', async () => {
   child.kill('SIGTERM');
   await exited;
 });
+
+it('a first start without INLET_ADMIN_KEY prints a new admin key once, and that key works', async () => {
+  const dir = tempDir('inlet-bootstrap-');
+  const start = async () => {
+    const port = await freePort();
+    const child = spawn(join(ROOT, 'bin', 'inlet'), ['serve'], {
+      env: {
+        ...process.env,
+        INLET_DATA_DIR: join(dir, '.inlet'),
+        INLET_PORT: String(port),
+        INLET_LOG_LEVEL: 'error',
+        INLET_ADMIN_KEY: '',
+      },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    const exited = new Promise((done) => child.on('close', done));
+    for (let i = 0; i < 100 && !stdout.includes('listening'); i++) await sleep(100);
+    return {
+      port,
+      stdout: () => stdout,
+      stop: async () => {
+        child.kill('SIGTERM');
+        await exited;
+      },
+    };
+  };
+  const first = await start();
+  const key = /admin API key \(shown once, store it now\): (inlet_\S+)/.exec(first.stdout())?.[1];
+  assert.ok(key, first.stdout());
+  const ok = await fetch(`http://127.0.0.1:${first.port}/jobs`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
+  assert.equal(ok.status, 200);
+  await first.stop();
+  const second = await start();
+  assert.doesNotMatch(second.stdout(), /admin API key/, 'shown once only');
+  await second.stop();
+});

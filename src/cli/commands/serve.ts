@@ -33,7 +33,7 @@ export async function serveCommand(
   const logLevel = config.logLevel === 'warn' ? 'info' : config.logLevel;
   const { logger } = createLogger({ level: logLevel });
   const store = new SqliteStore(join(config.dataDir, 'inlet.db'));
-  const bootstrap = await bootstrapAdminKey(store, process.env.INLET_ADMIN_KEY);
+  const bootstrap = await bootstrapAdminKey(store, process.env.INLET_ADMIN_KEY || undefined);
   if (bootstrap?.generated) output.out(`admin API key (shown once, store it now): ${bootstrap.key}`);
   if (args.jobsDir) await loadJobFiles(store, resolve(args.jobsDir), logger);
   const metrics = new InletMetrics();
