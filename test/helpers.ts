@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { type LauncherOptions, RunLauncher } from '../src/api/run-launcher.ts';
 import { SecretBox } from '../src/engine/secret-box.ts';
@@ -135,4 +136,49 @@ export function testLauncher(
     secrets: new SecretBox(randomBytes(32)),
     ...extra,
   });
+}
+
+/** An `inlet serve` process a test started. */
+export interface Service {
+  port: number;
+  /** http://127.0.0.1:<port> */
+  base: string;
+  /** What it printed on stdout so far (the bootstrap key, the address). */
+  stdout(): string;
+  /** SIGTERM, then its exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `inlet serve` on loopback and waits until it says it is listening. */
+export async function startService(
+  dataDir: string,
+  options: { args?: string[]; env?: Record<string, string>; port?: number } = {},
+): Promise<Service> {
+  const port = options.port ?? (await freePort());
+  const child = spawn(INLET, ['serve', ...(options.args ?? [])], {
+    env: {
+      ...process.env,
+      INLET_DATA_DIR: dataDir,
+      INLET_PORT: String(port),
+      INLET_LOG_LEVEL: 'error',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let stdout = '';
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  const exited = new Promise<number | null>((done) => child.on('close', done));
+  for (let i = 0; i < 150 && !stdout.includes('listening'); i++) await sleep(100);
+  if (!stdout.includes('listening')) throw new Error(`inlet serve did not start:\n${stdout}`);
+  return {
+    port,
+    base: `http://127.0.0.1:${port}`,
+    stdout: () => stdout,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { get } from 'node:https';
@@ -12,7 +12,7 @@ import { SecretBox } from '../../src/engine/secret-box.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { InletMetrics } from '../../src/observability/metrics.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { freePort, ROOT, tempDir, testLauncher } from '../helpers.ts';
+import { startService, tempDir, testLauncher } from '../helpers.ts';
 
 const secrets = new SecretBox(randomBytes(32));
 
@@ -77,20 +77,10 @@ it('serves HTTPS when a certificate is configured', async () => {
     ],
     { stdio: 'ignore' },
   );
-  const port = await freePort();
-  const child = spawn(join(ROOT, 'bin', 'inlet'), ['serve'], {
-    env: {
-      ...process.env,
-      INLET_DATA_DIR: join(dir, '.inlet'),
-      INLET_PORT: String(port),
-      INLET_ADMIN_KEY: 'tls-key',
-      INLET_TLS_CERT: cert,
-      INLET_TLS_KEY: key,
-      INLET_LOG_LEVEL: 'error',
-    },
-    stdio: 'ignore',
+  const service = await startService(join(dir, '.inlet'), {
+    env: { INLET_ADMIN_KEY: 'tls-key', INLET_TLS_CERT: cert, INLET_TLS_KEY: key },
   });
-  const exited = new Promise((done) => child.on('close', done));
+  const { port } = service;
   const request = () =>
     new Promise<number>((done, fail) => {
       get(
@@ -114,43 +104,16 @@ it('serves HTTPS when a certificate is configured', async () => {
   }
   assert.equal(status, 200, 'the certificate verifies and the key is accepted');
   await assert.rejects(fetch(`http://127.0.0.1:${port}/health`), 'plain HTTP is not served');
-  child.kill('SIGTERM');
-  await exited;
+  await service.stop();
 });
 
 it('a first start without INLET_ADMIN_KEY prints a new admin key once, and that key works', async () => {
   const dir = tempDir('inlet-bootstrap-');
-  const start = async () => {
-    const port = await freePort();
-    const child = spawn(join(ROOT, 'bin', 'inlet'), ['serve'], {
-      env: {
-        ...process.env,
-        INLET_DATA_DIR: join(dir, '.inlet'),
-        INLET_PORT: String(port),
-        INLET_LOG_LEVEL: 'error',
-        INLET_ADMIN_KEY: '',
-      },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    let stdout = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    const exited = new Promise((done) => child.on('close', done));
-    for (let i = 0; i < 100 && !stdout.includes('listening'); i++) await sleep(100);
-    return {
-      port,
-      stdout: () => stdout,
-      stop: async () => {
-        child.kill('SIGTERM');
-        await exited;
-      },
-    };
-  };
+  const start = () => startService(join(dir, '.inlet'), { env: { INLET_ADMIN_KEY: '' } });
   const first = await start();
   const key = /admin API key \(shown once, store it now\): (inlet_\S+)/.exec(first.stdout())?.[1];
   assert.ok(key, first.stdout());
-  const ok = await fetch(`http://127.0.0.1:${first.port}/jobs`, {
+  const ok = await fetch(`${first.base}/jobs`, {
     headers: { authorization: `Bearer ${key}` },
   });
   assert.equal(ok.status, 200);

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { silentLogger } from '../../src/observability/logger.ts';
 import { InletMetrics } from '../../src/observability/metrics.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Role } from '../../src/store/store.ts';
-import { freePort, query, ROOT, tempDir } from '../helpers.ts';
+import { freePort, query, ROOT, startService, tempDir } from '../helpers.ts';
 
 const secrets = new SecretBox(randomBytes(32));
 const KEYS: Record<Role, string> = {
@@ -511,26 +510,13 @@ describe('REST API, in process', () => {
 
 describe('inlet serve, over a real socket', () => {
   it('serves with the bootstrap admin key, loads job files, and stops cleanly on SIGTERM', async () => {
-    const port = await freePort();
     const dir = tempDir('inlet-serve-');
     cpSync(join(ROOT, 'examples'), join(dir, 'examples'), { recursive: true });
-    const child = spawn(join(ROOT, 'bin', 'inlet'), ['serve', '--jobs', join(dir, 'examples')], {
-      env: {
-        ...process.env,
-        INLET_DATA_DIR: join(dir, '.inlet'),
-        INLET_PORT: String(port),
-        INLET_ADMIN_KEY: 'serve-admin-key',
-        INLET_LOG_LEVEL: 'error',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const service = await startService(join(dir, '.inlet'), {
+      args: ['--jobs', join(dir, 'examples')],
+      env: { INLET_ADMIN_KEY: 'serve-admin-key' },
     });
-    let stdout = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    const exited = new Promise<number | null>((done) => child.on('close', done));
-    for (let i = 0; i < 100 && !stdout.includes('listening'); i++) await sleep(100);
-    const base = `http://127.0.0.1:${port}`;
+    const { base } = service;
     const auth = { authorization: 'Bearer serve-admin-key' };
     assert.equal((await fetch(`${base}/health`)).status, 401);
     assert.equal((await fetch(`${base}/health`, { headers: auth })).status, 200);
@@ -552,8 +538,7 @@ describe('inlet serve, over a real socket', () => {
     }
     assert.equal(run.status, 'succeeded');
     assert.equal(run.counts.written, 8, 'the example ran with paths relative to its own folder');
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
+    assert.equal(await service.stop(), 0);
   });
 });
 
@@ -574,34 +559,14 @@ describe('graceful shutdown and restart', () => {
         'transforms:\n  - script: { module: slow.ts }\n',
       ),
     );
-    const env = {
-      ...process.env,
-      INLET_DATA_DIR: join(dir, '.inlet'),
-      INLET_PORT: String(port),
-      INLET_ADMIN_KEY: 'restart-key',
-      INLET_LOG_LEVEL: 'error',
-    };
+    const serve = () =>
+      startService(join(dir, '.inlet'), {
+        port,
+        args: ['--jobs', join(dir, 'jobs')],
+        env: { INLET_ADMIN_KEY: 'restart-key' },
+      });
     const base = `http://127.0.0.1:${port}`;
     const auth = { authorization: 'Bearer restart-key' };
-    const serve = () => {
-      const child = spawn(join(ROOT, 'bin', 'inlet'), ['serve', '--jobs', join(dir, 'jobs')], {
-        env,
-        stdio: 'ignore',
-      });
-      return { child, exited: new Promise<number | null>((done) => child.on('close', done)) };
-    };
-    const ready = async () => {
-      for (let i = 0; i < 100; i++) {
-        if (
-          await fetch(`${base}/ready`, { headers: auth })
-            .then((r) => r.ok)
-            .catch(() => false)
-        )
-          return;
-        await sleep(100);
-      }
-      assert.fail('the service did not start');
-    };
     const runs = async () =>
       (
         (await (await fetch(`${base}/runs`, { headers: auth })).json()) as {
@@ -609,14 +574,11 @@ describe('graceful shutdown and restart', () => {
         }
       ).runs;
 
-    const first = serve();
-    await ready();
+    const first = await serve();
     await fetch(`${base}/jobs/transactions-to-parquet/runs`, { method: 'POST', headers: auth });
-    first.child.kill('SIGTERM');
-    assert.equal(await first.exited, 0, 'a clean stop');
+    assert.equal(await first.stop(), 0, 'a clean stop');
 
-    const second = serve();
-    await ready();
+    const second = await serve();
     let listed = await runs();
     for (let i = 0; i < 100 && listed[0]?.status !== 'succeeded'; i++) {
       await sleep(100);
@@ -627,8 +589,7 @@ describe('graceful shutdown and restart', () => {
       ['succeeded', 'interrupted'],
       'the restart resumed the interrupted run',
     );
-    second.child.kill('SIGTERM');
-    await second.exited;
+    await second.stop();
     const out = join(dir, 'jobs', 'csv', 'output', 'transactions');
     const [{ n }] = await query<{ n: number }>(
       `SELECT count(*)::INTEGER AS n FROM read_parquet('${out}/**/*.parquet')`,

@@ -4,7 +4,7 @@ import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, ROOT, tempDir } from '../helpers.ts';
+import { freePort, ROOT, startService, tempDir } from '../helpers.ts';
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
   for (let i = 0; i < 150; i++) {
@@ -26,15 +26,10 @@ it('a real Prometheus server scrapes /metrics with an API key and sees the run',
   cpSync(join(ROOT, 'examples'), join(dir, 'examples'), { recursive: true });
   const [apiPort, promPort] = [await freePort(), await freePort()];
   const key = 'prometheus-test-admin-key';
-  const service = spawn(join(ROOT, 'bin', 'inlet'), ['serve', '--jobs', join(dir, 'examples')], {
-    env: {
-      ...process.env,
-      INLET_DATA_DIR: join(dir, '.inlet'),
-      INLET_PORT: String(apiPort),
-      INLET_ADMIN_KEY: key,
-      INLET_LOG_LEVEL: 'error',
-    },
-    stdio: 'ignore',
+  const service = await startService(join(dir, '.inlet'), {
+    port: apiPort,
+    args: ['--jobs', join(dir, 'examples')],
+    env: { INLET_ADMIN_KEY: key },
   });
   const api = `http://127.0.0.1:${apiPort}`;
   const auth = { authorization: `Bearer ${key}` };
@@ -86,6 +81,6 @@ it('a real Prometheus server scrapes /metrics with an API key and sees the run',
     assert.equal(up[0].value[1], '1', 'the scrape with the API key succeeds');
   } finally {
     prometheus.kill('SIGTERM');
-    service.kill('SIGTERM');
+    await service.stop();
   }
 });

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { freePort, ROOT, tempDir } from '../helpers.ts';
+import { startService, tempDir } from '../helpers.ts';
 
 it('two service processes on one store fire each tick exactly once', async () => {
   const dir = tempDir('inlet-ticks-');
@@ -16,36 +15,11 @@ it('two service processes on one store fire each tick exactly once', async () =>
     'name: every-second\nschedule: "* * * * * *"\nsource: { type: file, path: in, format: { type: csv } }\nsink: { type: file, path: out }\n',
   );
   const dataDir = join(dir, '.inlet');
-  const start = async (args: string[]) => {
-    const port = await freePort();
-    const child = spawn(join(ROOT, 'bin', 'inlet'), ['serve', ...args], {
-      env: {
-        ...process.env,
-        INLET_DATA_DIR: dataDir,
-        INLET_PORT: String(port),
-        INLET_ADMIN_KEY: 'tick-key',
-        INLET_LOG_LEVEL: 'error',
-      },
-      stdio: 'ignore',
-    });
-    const exited = new Promise((done) => child.on('close', done));
-    for (let i = 0; i < 100; i++) {
-      const up = await fetch(`http://127.0.0.1:${port}/ready`, {
-        headers: { authorization: 'Bearer tick-key' },
-      }).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (up) break;
-      await sleep(100);
-    }
-    return { child, exited };
-  };
+  const start = (args: string[]) => startService(dataDir, { args, env: { INLET_ADMIN_KEY: 'tick-key' } });
   const first = await start(['--jobs', join(dir, 'jobs')]);
   const second = await start([]);
   await sleep(6000);
-  for (const service of [first, second]) service.child.kill('SIGTERM');
-  await Promise.all([first.exited, second.exited]);
+  await Promise.all([first.stop(), second.stop()]);
 
   const store = new SqliteStore(join(dataDir, 'inlet.db'));
   const ticks = await store.listTicks('every-second');
