@@ -47,9 +47,6 @@ it('a real Prometheus server scrapes /metrics with an API key and sees the run',
     { stdio: 'ignore' },
   );
   try {
-    await until('the service', async () =>
-      (await fetch(`${api}/health`, { headers: auth })).ok ? true : undefined,
-    );
     const trigger = await fetch(`${api}/jobs/transactions-to-parquet/runs`, {
       method: 'POST',
       headers: auth,
