@@ -6,7 +6,13 @@ import type { Logger } from '../core/logger.ts';
 import { loadConnections } from '../engine/connections.ts';
 import { newRunId } from '../engine/ids.ts';
 import { parseJobText } from '../engine/job-file.ts';
-import { type RunProgress, runJob } from '../engine/run-job.ts';
+import {
+  closeConnections,
+  housekeepJob,
+  type RunProgress,
+  runJob,
+  type UnitSummary,
+} from '../engine/run-job.ts';
 import type { SecretBox } from '../engine/secret-box.ts';
 import type { Alerter } from '../observability/alerts.ts';
 import { createLogger, runLogPath } from '../observability/logger.ts';
@@ -120,6 +126,7 @@ export class RunLauncher {
           units: summary.units,
         });
         await this.#options.alerter?.onRunFinished(spec, summary);
+        if (spec.segregate) await this.#startRoutedJobs(spec.name, summary.units, logger);
       })
       .catch(async (error) => {
         const failure = toInletError(error);
@@ -140,6 +147,46 @@ export class RunLauncher {
       });
     await Promise.race([recorded, done]);
     return runId;
+  }
+
+  /** True when a watched job's source has settled files the job's ledger has not committed as they are. */
+  async hasNewFiles(spec: JobSpec, baseDir: string): Promise<boolean> {
+    const job = createRunnableJob(spec, baseDir, this.#options.logger.child({ job: spec.name }));
+    try {
+      for (const unit of await job.source.list(new AbortController().signal)) {
+        if (spec.segregate) return true;
+        const done = await this.#options.store.lastCommittedUnit(spec.name, unit.uri);
+        if (done?.size !== unit.size || done.mtimeMs !== unit.mtimeMs) return true;
+      }
+      return false;
+    } finally {
+      await closeConnections(job, this.#options.logger);
+    }
+  }
+
+  /** Applies the job's archive lifecycle rule (archives older than N days deleted or moved). */
+  async housekeep(spec: JobSpec, baseDir: string): Promise<number> {
+    return housekeepJob(
+      createRunnableJob(spec, baseDir, this.#options.logger.child({ job: spec.name })),
+      this.#options.logger,
+    );
+  }
+
+  /** After a landing-zone run: starts each job files were routed to (once, however many files). */
+  async #startRoutedJobs(router: string, units: UnitSummary[], logger: Logger): Promise<void> {
+    const names = new Set(units.flatMap((unit) => (unit.routed?.job ? [unit.routed.job] : [])));
+    for (const name of names) {
+      try {
+        const job = await this.#options.store.getJob(name);
+        if (!job) throw new InletError('INLET_E_JOB_NOT_FOUND', `no job named ${name}`);
+        const spec = await this.resolveSpec(job.jobId, job.sourceText);
+        const runId = await this.start(spec, this.baseDirOf(job), { actor: `segregate:${router}` });
+        logger.info({ for_job: name, started_run: runId }, 'segregate.job_started');
+      } catch (error) {
+        // A job already running takes the routed files on its next run (or watch poll).
+        logger.warn({ for_job: name, error: toInletError(error).message }, 'segregate.job_not_started');
+      }
+    }
   }
 
   /** Where a run running here stands: stage, units and rows done, rows/s. */

@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { InletError, toInletError } from '../core/errors.ts';
 import { SqliteStore } from '../store/sqlite/sqlite-store.ts';
 import { connectorsCommand } from './commands/connectors.ts';
+import { decryptCommand } from './commands/decrypt.ts';
+import { housekeepCommand } from './commands/housekeep.ts';
 import { quarantineCommand } from './commands/quarantine.ts';
 import { runCommand } from './commands/run.ts';
 import { runsCommand } from './commands/runs.ts';
@@ -23,6 +25,9 @@ const USAGE = `usage: inlet <command>
   runs [list] [--job NAME] [--json]
   runs show <run_id> [--json]    a run with its units
   quarantine <run_id> [--json]   the rejected records of a run, with their reasons
+  decrypt <file.enc> [-o OUT] [--key-file K]...
+                                 restore an encrypted archive (key: INLET_ENCRYPTION_KEY[_FILE] or --key-file)
+  housekeep <job.yaml>           apply the job's archive lifecycle rule now
 
 environment: INLET_DATA_DIR (default ./.inlet), INLET_LOG_LEVEL, INLET_MEMORY_LIMIT (default 512MB), INLET_THREADS,
              INLET_HOST (default 127.0.0.1), INLET_PORT (default 8080), INLET_ADMIN_KEY, INLET_WORKSPACE (default .)`;
@@ -45,6 +50,8 @@ export async function main(argv: string[], output: Output = processOutput): Prom
         reprocess: { type: 'boolean', default: false },
         job: { type: 'string' },
         jobs: { type: 'string' },
+        out: { type: 'string', short: 'o' },
+        'key-file': { type: 'string', multiple: true, default: [] },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -94,6 +101,12 @@ export async function main(argv: string[], output: Output = processOutput): Prom
         return await withStore((store) =>
           quarantineCommand(store, config.dataDir, { runId: rest[0], json: values.json }, output),
         );
+      case 'decrypt':
+        if (rest.length !== 1) usage('decrypt takes one file');
+        return await decryptCommand({ file: rest[0], out: values.out, keyFiles: values['key-file'] }, output);
+      case 'housekeep':
+        if (rest.length !== 1) usage('housekeep takes one job file');
+        return await housekeepCommand(rest[0], config, output);
       default:
         return usage(`unknown command "${command}"`);
     }

@@ -6,16 +6,25 @@ import type {
   SinkSpec,
   Source,
   SourceSpec,
+  StoreSpec,
 } from '../core/connector.ts';
 import { alertsSchema } from '../engine/alert-spec.ts';
+import { dispositionSchemas } from '../engine/disposition-spec.ts';
 import { scheduleSchema } from '../engine/schedule-spec.ts';
+import { segregationSchema } from '../engine/segregate.ts';
 import { transformStepSchema } from '../engine/transforms/index.ts';
-import { fileSink, fileSource } from './local-files/index.ts';
+import { triggerSchema } from '../engine/trigger-spec.ts';
+import { azureBlobSink, azureBlobSource, azureBlobStore } from './azure-blob/index.ts';
+import { fileSink, fileSource, localStore } from './local-files/index.ts';
+import { s3Sink, s3Source, s3Store } from './s3/index.ts';
+import { sftpSink, sftpSource, sftpStore } from './sftp/index.ts';
 
 /** Every source connector; adding one here makes it available to jobs, the schema and the docs. */
-export const SOURCES: SourceSpec[] = [fileSource as SourceSpec];
+export const SOURCES: SourceSpec[] = [fileSource, sftpSource, s3Source, azureBlobSource] as SourceSpec[];
 /** Every sink connector. */
-export const SINKS: SinkSpec[] = [fileSink as SinkSpec];
+export const SINKS: SinkSpec[] = [fileSink, sftpSink, s3Sink, azureBlobSink] as SinkSpec[];
+/** Every store archives and failed files can go to. */
+export const STORES: StoreSpec[] = [localStore, sftpStore, s3Store, azureBlobStore] as StoreSpec[];
 
 export const CONNECTORS: ConnectorSpec[] = [...SOURCES, ...SINKS];
 
@@ -28,6 +37,11 @@ function unionOf(specs: (SourceSpec | SinkSpec)[]) {
 
 const sourceSchema = unionOf(SOURCES).describe('Where the data comes from; `type` picks the connector.');
 const sinkSchema = unionOf(SINKS).describe('Where the data goes; `type` picks the connector.');
+const storeSchema = z.discriminatedUnion(
+  'type',
+  STORES.map((spec) => spec.config) as unknown as [z.ZodObject, z.ZodObject, ...z.ZodObject[]],
+);
+const { onSuccess, onFailure } = dispositionSchemas(storeSchema);
 
 const engineSchema = z
   .object({
@@ -55,6 +69,7 @@ export const jobSchema = z
       .describe('Unique job name; the ledger of ingested units is kept per name.'),
     description: z.string().optional().describe('What the job is for.'),
     schedule: scheduleSchema.optional(),
+    trigger: triggerSchema.optional(),
     alerts: alertsSchema.optional(),
     source: sourceSchema,
     transforms: z
@@ -63,10 +78,23 @@ export const jobSchema = z
       .describe("Steps applied in order to every unit's rows."),
     sinks: z.array(sinkSchema).min(1).optional().describe('Where rows go; every sink gets every row.'),
     sink: sinkSchema.optional().describe('Shorthand for a single sink.'),
+    segregate: segregationSchema.optional(),
+    on_success: onSuccess.optional(),
+    on_failure: onFailure.optional(),
     engine: engineSchema.optional(),
   })
   .strict()
   .superRefine((job, ctx) => {
+    if (job.segregate) {
+      if (job.sink || job.sinks || job.transforms.length) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['segregate'],
+          message: 'a landing-zone job (segregate) routes files; it has no transforms or sinks',
+        });
+      }
+      return;
+    }
     if (!job.sinks === !job.sink) {
       ctx.addIssue({
         code: 'custom',
@@ -93,6 +121,6 @@ export function createSource(config: { type: string }, context: ConnectorContext
 }
 
 export function createSinks(job: JobSpec, context: ConnectorContext): Sink[] {
-  const configs = (job.sinks ?? [job.sink]) as { type: string }[];
+  const configs = (job.sinks ?? (job.sink ? [job.sink] : [])) as { type: string }[];
   return configs.map((config) => SINKS.find((s) => s.type === config.type)!.create(config, context));
 }

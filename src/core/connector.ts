@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Logger } from './logger.ts';
+import type { ObjectStore } from './object-store.ts';
 
 /** What the engine needs from a SQL engine: statements and small result sets. */
 export interface SqlSession {
@@ -19,6 +20,8 @@ export interface UnitCandidate {
   uri: string;
   size: number;
   mtimeMs: number;
+  /** Remote metadata or tags, where the store has them (segregation rules can match on them). */
+  metadata?: Record<string, string>;
 }
 
 /** A unit made readable on local disk, with the identity of its content. */
@@ -38,9 +41,27 @@ export interface ConnectorContext {
   logger: Logger;
 }
 
+/** Where a source's units live, so that after a run they can be archived or moved aside. */
+export interface UnitOrigin {
+  store: ObjectStore;
+  /** The store key of a unit this source listed. */
+  keyOf(unit: UnitCandidate): string;
+  /** The unit's key relative to the source's folder (kept under the archive folder). */
+  relativeKeyOf(unit: UnitCandidate): string;
+  /** A folder named in the job (`archive.path`) as a key prefix of the same store. */
+  folderKey(path: string): string;
+}
+
 export interface Source {
   /** The format units are decoded with. */
   readonly format: FormatSpec;
+  /** Set by sources of files and objects: where each unit lives. */
+  readonly origin?: UnitOrigin;
+  /**
+   * True when content already ingested under any name counts as a duplicate (landing zones,
+   * where files are re-uploaded); otherwise only the same name with the same content does.
+   */
+  readonly dedupeByContent?: boolean;
   /** Directories the data plane must be allowed to read for this source. */
   readonly readDirectories: readonly string[];
   /** The units available now, in a stable order. */
@@ -49,6 +70,8 @@ export interface Source {
   land(unit: UnitCandidate, spoolDir: string, signal: AbortSignal): Promise<LandedUnit>;
   /** Throws a transient InletError when the unit changed after it was landed (a file still being written). */
   verifyUnchanged(unit: LandedUnit): Promise<void>;
+  /** Releases connections once the run is over. */
+  close?(): Promise<void>;
 }
 
 /** How far a sink's promise goes once commit() returned. */
@@ -63,6 +86,8 @@ export interface SinkInput {
   /** Run id and a short unit id, to name outputs uniquely and find them after a crash. */
   runId: string;
   unitKey: string;
+  /** The run's spool folder: sinks that upload elsewhere write their files here first. */
+  spoolDir: string;
 }
 
 /** What a sink staged for one unit: enough to finish (or undo) the commit after a crash. */
@@ -88,6 +113,8 @@ export interface Sink {
   finishRun(runId: string): Promise<void>;
   /** Removes whatever a run staged and never committed. */
   discardStaging(runId: string): Promise<void>;
+  /** Releases connections once the run is over. */
+  close?(): Promise<void>;
 }
 
 /** A connector as the registry knows it: its config schema is the single source of its documentation. */
@@ -108,3 +135,15 @@ export interface SinkSpec<Schema extends z.ZodType = z.ZodType> {
 }
 
 export type ConnectorSpec = SourceSpec | SinkSpec;
+
+/**
+ * A store an archive or failed-files folder can live in (`on_success.archive.store`):
+ * the connection keys of a technology, without a folder.
+ */
+export interface StoreSpec<Schema extends z.ZodType = z.ZodType> {
+  type: string;
+  config: Schema;
+  create(config: z.output<Schema>, context: ConnectorContext): ObjectStore;
+  /** A folder named in the job as a key prefix of that store (local paths resolve against the job). */
+  folderKey(path: string, context: ConnectorContext): string;
+}

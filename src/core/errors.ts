@@ -64,6 +64,30 @@ export const ERROR_CODES = {
     kind: 'input',
     summary: 'The request is malformed: its body, parameters or headers (400).',
   },
+  INLET_E_OBJECT_NOT_FOUND: {
+    kind: 'input',
+    summary: 'The object or remote file named does not exist in its store.',
+  },
+  INLET_E_REMOTE: {
+    kind: 'transient',
+    summary: 'A remote store (SFTP, S3, Azure Blob) failed or dropped the connection; retried.',
+  },
+  INLET_E_REMOTE_REFUSED: {
+    kind: 'terminal',
+    summary: 'A remote store refused the request: permission denied, bucket or container missing.',
+  },
+  INLET_E_REMOTE_AUTH: {
+    kind: 'config',
+    summary: "A remote store rejected the credentials, or the SFTP server's host key is not the pinned one.",
+  },
+  INLET_E_UNSAFE_NAME: {
+    kind: 'input',
+    summary: 'A remote object name would escape its target folder (../ or an absolute path); refused.',
+  },
+  INLET_E_ENCRYPTION: {
+    kind: 'config',
+    summary: 'An encrypted file could not be sealed or opened: missing or wrong key, or tampered data.',
+  },
   INLET_E_INTERNAL: { kind: 'internal', summary: 'A bug in inlet; the message and cause say where.' },
 } as const satisfies Record<string, { kind: InletErrorKind; summary: string }>;
 

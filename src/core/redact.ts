@@ -9,6 +9,9 @@ export const SECRET_KEYS = [
   'api_key',
   'authorization',
   'connection_string',
+  'account_key',
+  'sas_token',
+  'passphrase',
 ];
 
 /** A deep copy of `value` with every secret key's value replaced by "***". */

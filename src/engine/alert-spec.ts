@@ -15,7 +15,8 @@ const channelSchema = z.discriminatedUnion('type', [
     .strict(),
 ]);
 
-const duration = z
+/** A duration in job files: 30s, 5m, 26h, 2d. */
+export const duration = z
   .string()
   .regex(/^\d+(s|m|h|d)$/, 'a duration such as 90m, 26h or 2d')
   .describe('A duration: number followed by s, m, h or d.');

@@ -49,4 +49,13 @@ export function applyConnections(
   if (Array.isArray(job.sinks))
     job.sinks = job.sinks.map((sink, i) => resolve(sink, 'destination', ['sinks', i]));
   if (job.sink) job.sink = resolve(job.sink, 'destination', ['sink']);
+  // Archive and failed-file stores are destinations too.
+  for (const [block, key] of [
+    ['on_success', 'archive'],
+    ['on_failure', 'move_to'],
+  ] as const) {
+    const target = (job[block] as Record<string, Record<string, unknown>> | undefined)?.[key];
+    if (target && typeof target === 'object' && target.store)
+      target.store = resolve(target.store, 'destination', [block, key, 'store']);
+  }
 }

@@ -5,11 +5,13 @@ import type { LandedUnit, Sink, Source, StagedOutput, UnitCandidate } from '../c
 import { InletError, toInletError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Counts, MetadataStore, RunStatus } from '../store/store.ts';
+import { applyLifecycle, archiveUnit, moveUnitAside, type UnitDispositions } from './dispositions.ts';
 import { DuckDbSession } from './duckdb-session.ts';
 import { failpoint } from './failpoint.ts';
 import { newRunId } from './ids.ts';
 import { dropUnitTables, normalizeUnit } from './normalize.ts';
 import { withRetry } from './retry.ts';
+import { type RoutedFile, routeFile, type SegregationSpec } from './segregate.ts';
 import type { TransformStep } from './transforms/index.ts';
 
 /** A job ready to run: its connectors already created from the spec. */
@@ -22,6 +24,10 @@ export interface RunnableJob {
   baseDir: string;
   /** The spec as recorded with the run (secrets already redacted). */
   recordedSpec: unknown;
+  /** What happens to a unit's original after it committed or failed (archive, move aside). */
+  dispositions?: UnitDispositions;
+  /** Set for a landing-zone job: files are routed to folders and jobs instead of loaded. */
+  segregate?: SegregationSpec;
 }
 
 export interface RunOptions {
@@ -53,6 +59,12 @@ export interface UnitSummary extends Counts {
   uri: string;
   status: 'committed' | 'skipped' | 'failed';
   error?: string;
+  /** Why a unit was skipped: unchanged since it was ingested, or a duplicate of ingested content. */
+  reason?: 'unchanged' | 'duplicate';
+  /** Where the original went afterwards (archive or failed folder). */
+  moved_to?: string;
+  /** For landing-zone jobs: the kind of file and the job it was routed to. */
+  routed?: Omit<RoutedFile, 'uri'>;
 }
 
 export interface RunSummary {
@@ -159,6 +171,32 @@ export async function runJob(job: RunnableJob, options: RunOptions): Promise<Run
     };
   } finally {
     await store.releaseJobLock(job.name, runId);
+    await closeConnections(job, logger);
+  }
+}
+
+/** Closes the job's remote connections (SFTP sessions keep the process alive otherwise). */
+export async function closeConnections(job: RunnableJob, logger: Logger): Promise<void> {
+  const stores = [job.dispositions?.onSuccess?.store, job.dispositions?.onFailure?.store];
+  const closers = [
+    job.source.close?.(),
+    ...job.sinks.map((sink) => sink.close?.()),
+    ...stores.map((store) => store?.close()),
+  ];
+  for (const result of await Promise.allSettled(closers)) {
+    if (result.status === 'rejected')
+      logger.warn({ error: String(result.reason) }, 'connection.close_failed');
+  }
+}
+
+/** Applies a job's archive lifecycle rule, then closes its connections; returns how many archives expired. */
+export async function housekeepJob(job: RunnableJob, logger: Logger): Promise<number> {
+  const plan = job.dispositions?.onSuccess;
+  try {
+    if (!plan?.lifecycle) return 0;
+    return await applyLifecycle({ ...plan, lifecycle: plan.lifecycle }, logger.child({ job: job.name }));
+  } finally {
+    await closeConnections(job, logger);
   }
 }
 
@@ -337,10 +375,12 @@ class JobRun {
       mtimeMs: candidate.mtimeMs,
       startedAt: new Date().toISOString(),
     };
+    if (this.#job.segregate) return this.#route(candidate, record, unitLogger);
     if (previous && previous.size === candidate.size && previous.mtimeMs === candidate.mtimeMs) {
       await store.addUnit({ ...record, contentHash: previous.contentHash, status: 'skipped' });
       unitLogger.info({ reason: 'unchanged' }, 'unit.skipped');
-      return skipped;
+      // Still here although ingested: its archiving was cut short last time.
+      return this.#archive(candidate, previous.contentHash, { ...skipped, reason: 'unchanged' }, unitLogger);
     }
     let landed: LandedUnit;
     try {
@@ -361,16 +401,27 @@ class JobRun {
         finishedAt: new Date().toISOString(),
       });
       unitLogger.error({ code: failure.code, error: failure.message }, 'unit.failed');
-      return { uri: candidate.uri, status: 'failed', error: failure.message, ...zeroCounts() };
+      return this.#moveAside(
+        candidate,
+        failure,
+        { uri: candidate.uri, status: 'failed', error: failure.message, ...zeroCounts() },
+        unitLogger,
+      );
     }
-    if (previous) {
-      // Size or modification time changed: the content hash decides whether it is new.
-      const contentHash = await landed.contentHash.catch(() => null);
-      if (contentHash === previous.contentHash) {
-        await store.addUnit({ ...record, contentHash, status: 'skipped' });
-        unitLogger.info({ reason: 'same content' }, 'unit.skipped');
-        return skipped;
-      }
+    const duplicateOf = await this.#duplicateOf(landed, previous?.contentHash ?? null);
+    if (duplicateOf) {
+      await store.addUnit({ ...record, contentHash: duplicateOf.contentHash, status: 'skipped' });
+      await store.updateUnit(unitId, { error: `duplicate of ${duplicateOf.uri} (run ${duplicateOf.runId})` });
+      unitLogger.info(
+        { reason: 'duplicate', duplicate_of: duplicateOf.uri, run_id_of: duplicateOf.runId },
+        'unit.skipped',
+      );
+      return this.#archive(
+        candidate,
+        duplicateOf.contentHash,
+        { ...skipped, reason: 'duplicate' },
+        unitLogger,
+      );
     }
     await store.addUnit({ ...record, contentHash: null, status: 'extracted' });
     unitLogger.info({ size: landed.size }, 'unit.extracted');
@@ -389,7 +440,12 @@ class JobRun {
       });
       unitLogger.error({ code: failure.code, error: failure.message }, 'unit.failed');
       for (const sink of this.#job.sinks) await sink.discardStaging(this.#runId);
-      return { uri: candidate.uri, status: 'failed', error: failure.message, ...zeroCounts() };
+      return this.#moveAside(
+        candidate,
+        failure,
+        { uri: candidate.uri, status: 'failed', error: failure.message, ...zeroCounts() },
+        unitLogger,
+      );
     } finally {
       await dropUnitTables(session, `u${seq}`);
     }
@@ -448,7 +504,13 @@ class JobRun {
       for (const [index, sink] of this.#job.sinks.entries()) {
         const output = await sink.stage(
           session,
-          { relation: normalized.liveRows, rows: counts.written, runId: this.#runId, unitKey: String(seq) },
+          {
+            relation: normalized.liveRows,
+            rows: counts.written,
+            runId: this.#runId,
+            unitKey: String(seq),
+            spoolDir: this.#spoolDir,
+          },
           index,
           this.#signal,
         );
@@ -484,6 +546,118 @@ class JobRun {
     });
     this.#progress.rows += counts.received;
     logger.info({ ...counts }, 'unit.committed');
-    return { uri: landed.uri, status: 'committed', ...counts };
+    return this.#archive(landed, contentHash, { uri: landed.uri, status: 'committed', ...counts }, logger);
+  }
+
+  /**
+   * The committed unit with the same content, if any: the same file with a new mtime, or
+   * (for landing zones, where files get re-uploaded under new names) any file of this job.
+   */
+  async #duplicateOf(
+    landed: LandedUnit,
+    previousHash: string | null,
+  ): Promise<{ uri: string; runId: string; contentHash: string } | null> {
+    const contentHash = await landed.contentHash.catch(() => null);
+    if (!contentHash) return null;
+    if (previousHash === contentHash) {
+      const previous = await this.#options.store.lastCommittedUnit(this.#job.name, landed.uri);
+      if (previous) return { uri: previous.uri, runId: previous.runId, contentHash };
+    }
+    if (!this.#job.source.dedupeByContent) return null;
+    const same = await this.#options.store.committedUnitWithContent(this.#job.name, contentHash);
+    return same ? { uri: same.uri, runId: same.runId, contentHash } : null;
+  }
+
+  /** Archives a unit's original after it committed (or was found ingested); failures are logged, retried next run. */
+  async #archive(
+    unit: UnitCandidate,
+    contentHash: string | null,
+    summary: UnitSummary,
+    logger: Logger,
+  ): Promise<UnitSummary> {
+    const plan = this.#job.dispositions?.onSuccess;
+    const origin = this.#job.source.origin;
+    if (!plan || !origin) return summary;
+    try {
+      const archivedTo = await withRetry(
+        () => archiveUnit(origin, unit, plan, { runId: this.#runId, contentHash }),
+        { what: `archive ${unit.uri}`, logger, signal: this.#signal },
+      );
+      logger.info({ archived_to: archivedTo, encrypted: Boolean(plan.encryptWith) }, 'unit.archived');
+      return { ...summary, moved_to: archivedTo };
+    } catch (error) {
+      if (toInletError(error).code === 'INLET_E_OBJECT_NOT_FOUND') return summary;
+      logger.error({ error: toInletError(error).message }, 'unit.archive_failed');
+      return summary;
+    }
+  }
+
+  /**
+   * Puts a failed unit's original aside with an error report, unless the failure may clear
+   * by itself (a file still being written, a connection that dropped): those stay for the next run.
+   */
+  async #moveAside(
+    unit: UnitCandidate,
+    failure: InletError,
+    summary: UnitSummary,
+    logger: Logger,
+  ): Promise<UnitSummary> {
+    const plan = this.#job.dispositions?.onFailure;
+    const origin = this.#job.source.origin;
+    if (!plan || !origin || failure.kind === 'transient' || this.#signal.aborted) return summary;
+    try {
+      const movedTo = await withRetry(
+        () =>
+          moveUnitAside(origin, unit, plan, {
+            job: this.#job.name,
+            run_id: this.#runId,
+            failed_at: new Date().toISOString(),
+            code: failure.code,
+            error: failure.message,
+            details: failure.details,
+          }),
+        { what: `move ${unit.uri} aside`, logger, signal: this.#signal },
+      );
+      logger.warn({ moved_to: movedTo }, 'unit.moved_aside');
+      return { ...summary, moved_to: movedTo };
+    } catch (error) {
+      logger.error({ error: toInletError(error).message }, 'unit.move_aside_failed');
+      return summary;
+    }
+  }
+
+  /** Landing-zone jobs: routes the file to its kind's folder and job; recorded as a unit with no rows. */
+  async #route(
+    candidate: UnitCandidate,
+    record: Omit<Parameters<MetadataStore['addUnit']>[0], 'contentHash' | 'status'>,
+    logger: Logger,
+  ): Promise<UnitSummary> {
+    const { store } = this.#options;
+    const origin = this.#job.source.origin;
+    if (!origin || !this.#job.segregate)
+      throw new InletError('INLET_E_INTERNAL', 'segregation needs a file source');
+    const spec = this.#job.segregate;
+    await store.addUnit({ ...record, contentHash: null, status: 'extracted' });
+    try {
+      const routed = await withRetry(() => routeFile(origin, candidate, spec), {
+        what: `route ${candidate.uri}`,
+        logger,
+        signal: this.#signal,
+      });
+      await store.updateUnit(record.unitId, { status: 'committed', finishedAt: new Date().toISOString() });
+      logger.info({ kind: routed.kind, moved_to: routed.movedTo, for_job: routed.job }, 'file.routed');
+      const { uri: _uri, ...route } = routed;
+      return { uri: candidate.uri, status: 'committed', routed: route, ...zeroCounts() };
+    } catch (error) {
+      const failure = toInletError(error, 'INLET_E_IO');
+      await store.updateUnit(record.unitId, {
+        status: 'failed',
+        error: failure.message,
+        errorCode: failure.code,
+        finishedAt: new Date().toISOString(),
+      });
+      logger.error({ code: failure.code, error: failure.message }, 'unit.failed');
+      return { uri: candidate.uri, status: 'failed', error: failure.message, ...zeroCounts() };
+    }
   }
 }

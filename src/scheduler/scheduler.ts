@@ -3,6 +3,7 @@ import type { JobSpec } from '../connectors/registry.ts';
 import { InletError, toInletError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { normalizeSchedule, type Schedule, ticksBetween } from '../engine/schedule-spec.ts';
+import { watchIntervalMs } from '../engine/trigger-spec.ts';
 import type { Alerter } from '../observability/alerts.ts';
 import type { JobVersion, MetadataStore } from '../store/store.ts';
 
@@ -11,7 +12,14 @@ export interface RunStarter {
   resolveSpec(jobId: string, sourceText: string): Promise<JobSpec>;
   baseDirOf(job: { baseDir: string | null }): string;
   start(spec: JobSpec, baseDir: string, options: { actor?: string }): Promise<string>;
+  /** True when a watched job's source has settled files its ledger has not committed. */
+  hasNewFiles(spec: JobSpec, baseDir: string): Promise<boolean>;
+  /** Applies the job's archive lifecycle rule; returns how many archives expired. */
+  housekeep(spec: JobSpec, baseDir: string): Promise<number>;
 }
+
+/** How often archive lifecycle rules are applied. */
+const HOUSEKEEPING_MS = 3_600_000;
 
 export interface SchedulerOptions {
   store: MetadataStore;
@@ -40,6 +48,8 @@ export class Scheduler {
   readonly #processId = `${hostname()}:${process.pid}`;
   #timer: NodeJS.Timeout | undefined;
   #polling: Promise<void> = Promise.resolve();
+  /** Watch polls and housekeeping still running, awaited on stop. */
+  readonly #background = new Set<Promise<unknown>>();
 
   constructor(options: SchedulerOptions) {
     this.#options = { pollMs: 1000, graceMs: 5000, now: () => new Date(), ...options };
@@ -55,6 +65,7 @@ export class Scheduler {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     await this.#polling;
+    await Promise.allSettled(this.#background);
   }
 
   /** One pass over every scheduled job. */
@@ -72,6 +83,14 @@ export class Scheduler {
     const { store, launcher, graceMs } = this.#options;
     const spec = await launcher.resolveSpec(job.jobId, job.sourceText);
     await this.#options.alerter?.checkFreshness(spec, this.#startedAt);
+    const watchMs = watchIntervalMs(spec.trigger);
+    if (watchMs) await this.#every(job, `${job.jobId}#watch`, watchMs, () => this.#watch(job, spec));
+    if (spec.on_success?.archive?.lifecycle) {
+      await this.#every(job, `${job.jobId}#housekeeping`, HOUSEKEEPING_MS, async () => {
+        const expired = await launcher.housekeep(spec, launcher.baseDirOf(job));
+        return `${expired} archive(s) expired`;
+      });
+    }
     if (!spec.schedule) return;
     const schedule = normalizeSchedule(spec.schedule);
     const now = this.#options.now();
@@ -102,6 +121,46 @@ export class Scheduler {
           : `failed: ${failure.message}`;
       await store.settleTick(job.jobId, tickAt, outcome, null);
       logger.warn({ job: job.jobId, tick: tickAt, outcome }, 'schedule.not_fired');
+    }
+  }
+
+  /**
+   * Runs `task` once per `intervalMs` period across every process sharing the store: the
+   * period's start is claimed like a cron tick (under its own key), then the task runs in
+   * the background so a slow listing never holds up other jobs' schedules.
+   */
+  async #every(job: JobVersion, key: string, intervalMs: number, task: () => Promise<string>): Promise<void> {
+    const { store, logger } = this.#options;
+    const period = new Date(Math.floor(this.#options.now().getTime() / intervalMs) * intervalMs);
+    const last = await store.lastTick(key);
+    if (last && new Date(last) >= period) return;
+    const tickAt = period.toISOString();
+    if (!(await store.claimTick(key, tickAt, this.#processId))) return;
+    const settled = task().then(
+      (outcome) => store.settleTick(key, tickAt, outcome, null),
+      (error) => {
+        const message = toInletError(error).message;
+        logger.warn({ job: job.jobId, task: key, error: message }, 'schedule.task_failed');
+        return store.settleTick(key, tickAt, `failed: ${message}`, null);
+      },
+    );
+    this.#background.add(settled);
+    void settled.finally(() => this.#background.delete(settled));
+  }
+
+  /** One poll of a watched job: a run starts only when settled new files are there. */
+  async #watch(job: JobVersion, spec: JobSpec): Promise<string> {
+    const { launcher, logger } = this.#options;
+    const baseDir = launcher.baseDirOf(job);
+    if (!(await launcher.hasNewFiles(spec, baseDir))) return 'nothing new';
+    try {
+      const runId = await launcher.start(spec, baseDir, { actor: 'watch' });
+      logger.info({ job: job.jobId, run_id: runId }, 'watch.fired');
+      return `started ${runId}`;
+    } catch (error) {
+      const failure = toInletError(error);
+      if (failure.code === 'INLET_E_JOB_LOCKED') return 'skipped: the job was still running';
+      throw failure;
     }
   }
 

@@ -193,6 +193,8 @@ export interface MetadataStore {
   listUnits(runId: string): Promise<UnitRecord[]>;
   /** The latest committed unit of a job with this URI: what "already ingested" is judged against. */
   lastCommittedUnit(job: string, uri: string): Promise<UnitRecord | undefined>;
+  /** A committed unit of the job with this content, under any name (a re-uploaded duplicate). */
+  committedUnitWithContent(job: string, contentHash: string): Promise<UnitRecord | undefined>;
   /** Units of a job between extract and commit: after a crash, the work to recover. */
   unfinishedUnits(job: string): Promise<UnitRecord[]>;
 

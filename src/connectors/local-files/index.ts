@@ -1,2 +1,3 @@
+export { localStore } from './object-store.ts';
 export { fileSink } from './sink.ts';
 export { fileSource } from './source.ts';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { glob } from 'tinyglobby';
@@ -16,6 +16,7 @@ import type {
 import { InletError } from '../../core/errors.ts';
 import { withRetry } from '../../engine/retry.ts';
 import { formatSchema } from '../../formats/index.ts';
+import { createLocalStore, localStore } from './object-store.ts';
 
 const fileSourceSchema = z
   .object({
@@ -49,8 +50,19 @@ export async function hashFile(path: string, signal?: AbortSignal): Promise<stri
 function createFileSource(config: FileSourceConfig, context: ConnectorContext): Source {
   const root = resolve(context.baseDir, config.path);
   let rootIsFile: boolean | undefined;
+  // Keys of a local store rooted at / are absolute paths without the leading slash.
+  const keyOfPath = (path: string) => path.split(sep).join('/').replace(/^\/+/, '');
   return {
     format: config.format,
+    origin: {
+      store: createLocalStore('/'),
+      keyOf: (unit) => keyOfPath(fileURLToPath(unit.uri)),
+      relativeKeyOf: (unit) =>
+        relative(rootIsFile ? dirname(root) : root, fileURLToPath(unit.uri))
+          .split(sep)
+          .join('/'),
+      folderKey: (path) => localStore.folderKey(path, context),
+    },
     get readDirectories() {
       return [rootIsFile ? dirname(root) : root];
     },

@@ -210,6 +210,15 @@ export class SqliteStore implements MetadataStore {
     return row && toUnit(row);
   }
 
+  async committedUnitWithContent(job: string, contentHash: string): Promise<UnitRecord | undefined> {
+    const row = this.#db
+      .prepare(
+        "SELECT * FROM units WHERE job = ? AND content_hash = ? AND status = 'committed' ORDER BY finished_at LIMIT 1",
+      )
+      .get(job, contentHash) as Row | undefined;
+    return row && toUnit(row);
+  }
+
   async unfinishedUnits(job: string): Promise<UnitRecord[]> {
     const rows = this.#db
       .prepare(
