@@ -6,13 +6,7 @@ import { InletError } from '../core/errors.ts';
  * NUL bytes are treated as attacks, not normalized away.
  */
 export function safeKey(key: string): string {
-  const unsafe =
-    key.startsWith('/') ||
-    /^[A-Za-z]:/.test(key) ||
-    key.includes('\\') ||
-    key.includes('\0') ||
-    key.split('/').some((segment) => segment === '..' || segment === '.');
-  if (unsafe) {
+  if (!isSafeKey(key)) {
     throw new InletError(
       'INLET_E_UNSAFE_NAME',
       `refused the object name ${JSON.stringify(key)}: it would escape its folder`,
@@ -20,6 +14,17 @@ export function safeKey(key: string): string {
     );
   }
   return key;
+}
+
+/** True when the key stays inside its store's root (see safeKey). */
+export function isSafeKey(key: string): boolean {
+  return !(
+    key.startsWith('/') ||
+    /^[A-Za-z]:/.test(key) ||
+    key.includes('\\') ||
+    key.includes('\0') ||
+    key.split('/').some((segment) => segment === '..' || segment === '.')
+  );
 }
 
 /** Joins key parts with single slashes, dropping empty parts: joinKey('a/', '/b', 'c') = 'a/b/c'. */

@@ -7,7 +7,7 @@ import type { FormatSpec, LandedUnit, Source, UnitCandidate, UnitOrigin } from '
 import { InletError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ObjectInfo, ObjectStore } from '../core/object-store.ts';
-import { baseName, folderPrefix, safeKey } from './object-keys.ts';
+import { baseName, folderPrefix, isSafeKey, safeKey } from './object-keys.ts';
 import { withRetry } from './retry.ts';
 
 export interface ObjectSourceOptions {
@@ -56,8 +56,12 @@ export function createObjectSource(options: ObjectSourceOptions): ObjectSource {
     }
   };
 
+  // Unsafe names are kept whatever the pattern, so that they fail visibly as refused units
+  // instead of being passed over as dotfiles.
   const listMatching = async (signal: AbortSignal): Promise<ObjectInfo[]> =>
-    (await store.list(prefix, signal)).filter((object) => matches(object.key.slice(prefix.length)));
+    (await store.list(prefix, signal)).filter(
+      (object) => !isSafeKey(object.key) || matches(object.key.slice(prefix.length)),
+    );
 
   /** Holds back recently modified files until they stop changing for the settle interval. */
   const settled = async (objects: ObjectInfo[], signal: AbortSignal): Promise<ObjectInfo[]> => {

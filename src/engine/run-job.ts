@@ -380,7 +380,13 @@ class JobRun {
       await store.addUnit({ ...record, contentHash: previous.contentHash, status: 'skipped' });
       unitLogger.info({ reason: 'unchanged' }, 'unit.skipped');
       // Still here although ingested: its archiving was cut short last time.
-      return this.#archive(candidate, previous.contentHash, { ...skipped, reason: 'unchanged' }, unitLogger);
+      return this.#archive(
+        unitId,
+        candidate,
+        previous.contentHash,
+        { ...skipped, reason: 'unchanged' },
+        unitLogger,
+      );
     }
     let landed: LandedUnit;
     try {
@@ -402,6 +408,7 @@ class JobRun {
       });
       unitLogger.error({ code: failure.code, error: failure.message }, 'unit.failed');
       return this.#moveAside(
+        unitId,
         candidate,
         failure,
         { uri: candidate.uri, status: 'failed', error: failure.message, ...zeroCounts() },
@@ -417,6 +424,7 @@ class JobRun {
         'unit.skipped',
       );
       return this.#archive(
+        unitId,
         candidate,
         duplicateOf.contentHash,
         { ...skipped, reason: 'duplicate' },
@@ -441,6 +449,7 @@ class JobRun {
       unitLogger.error({ code: failure.code, error: failure.message }, 'unit.failed');
       for (const sink of this.#job.sinks) await sink.discardStaging(this.#runId);
       return this.#moveAside(
+        unitId,
         candidate,
         failure,
         { uri: candidate.uri, status: 'failed', error: failure.message, ...zeroCounts() },
@@ -546,7 +555,13 @@ class JobRun {
     });
     this.#progress.rows += counts.received;
     logger.info({ ...counts }, 'unit.committed');
-    return this.#archive(landed, contentHash, { uri: landed.uri, status: 'committed', ...counts }, logger);
+    return this.#archive(
+      unitId,
+      landed,
+      contentHash,
+      { uri: landed.uri, status: 'committed', ...counts },
+      logger,
+    );
   }
 
   /**
@@ -570,6 +585,7 @@ class JobRun {
 
   /** Archives a unit's original after it committed (or was found ingested); failures are logged, retried next run. */
   async #archive(
+    unitId: string,
     unit: UnitCandidate,
     contentHash: string | null,
     summary: UnitSummary,
@@ -583,6 +599,7 @@ class JobRun {
         () => archiveUnit(origin, unit, plan, { runId: this.#runId, contentHash }),
         { what: `archive ${unit.uri}`, logger, signal: this.#signal },
       );
+      await this.#options.store.updateUnit(unitId, { movedTo: archivedTo });
       logger.info({ archived_to: archivedTo, encrypted: Boolean(plan.encryptWith) }, 'unit.archived');
       return { ...summary, moved_to: archivedTo };
     } catch (error) {
@@ -597,6 +614,7 @@ class JobRun {
    * by itself (a file still being written, a connection that dropped): those stay for the next run.
    */
   async #moveAside(
+    unitId: string,
     unit: UnitCandidate,
     failure: InletError,
     summary: UnitSummary,
@@ -618,6 +636,7 @@ class JobRun {
           }),
         { what: `move ${unit.uri} aside`, logger, signal: this.#signal },
       );
+      await this.#options.store.updateUnit(unitId, { movedTo });
       logger.warn({ moved_to: movedTo }, 'unit.moved_aside');
       return { ...summary, moved_to: movedTo };
     } catch (error) {
@@ -644,7 +663,11 @@ class JobRun {
         logger,
         signal: this.#signal,
       });
-      await store.updateUnit(record.unitId, { status: 'committed', finishedAt: new Date().toISOString() });
+      await store.updateUnit(record.unitId, {
+        status: 'committed',
+        movedTo: routed.movedTo ?? undefined,
+        finishedAt: new Date().toISOString(),
+      });
       logger.info({ kind: routed.kind, moved_to: routed.movedTo, for_job: routed.job }, 'file.routed');
       const { uri: _uri, ...route } = routed;
       return { uri: candidate.uri, status: 'committed', routed: route, ...zeroCounts() };

@@ -50,6 +50,8 @@ export interface UnitRecord extends Counts {
   errorCode: string | null;
   /** Per sink, the staged → final moves of a commit (kept for crash recovery). */
   manifest: unknown;
+  /** Where the original went afterwards: its archive, the failed-files folder, or a routed folder. */
+  movedTo: string | null;
   startedAt: string;
   finishedAt: string | null;
 }
@@ -179,14 +181,21 @@ export interface MetadataStore {
   releaseJobLock(job: string, runId: string): Promise<void>;
 
   addUnit(
-    unit: Omit<UnitRecord, keyof Counts | 'error' | 'errorCode' | 'manifest' | 'finishedAt'>,
+    unit: Omit<UnitRecord, keyof Counts | 'error' | 'errorCode' | 'manifest' | 'finishedAt' | 'movedTo'>,
   ): Promise<void>;
   updateUnit(
     unitId: string,
     patch: Partial<
       Pick<
         UnitRecord,
-        keyof Counts | 'status' | 'error' | 'errorCode' | 'manifest' | 'finishedAt' | 'contentHash'
+        | keyof Counts
+        | 'status'
+        | 'error'
+        | 'errorCode'
+        | 'manifest'
+        | 'finishedAt'
+        | 'contentHash'
+        | 'movedTo'
       >
     >,
   ): Promise<void>;

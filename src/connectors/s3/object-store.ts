@@ -233,8 +233,13 @@ function byKey(a: ObjectInfo, b: ObjectInfo): number {
 }
 
 // CopySource is a URL path: each segment is percent-encoded, the slashes between them kept.
+// `=` stays as it is: it is legal in a path, Hive partition folders (region=EU) are full of
+// it, and servers that decode with decodeURI (s3rver, some gateways) would not turn %3D back.
 function encodeKey(key: string): string {
-  return key.split('/').map(encodeURIComponent).join('/');
+  return key
+    .split('/')
+    .map((segment) => encodeURIComponent(segment).replaceAll('%3D', '='))
+    .join('/');
 }
 
 function unquote(etag: string | undefined): string | undefined {

@@ -16,7 +16,7 @@ export interface SftpErrorContext {
 // passes them on, except that it renames some to errno-like strings.
 const NO_SUCH_FILE = new Set<unknown>([2, 'ENOENT']);
 const PERMISSION_DENIED = new Set<unknown>([3, 'EACCES']);
-const REFUSED = new Set<unknown>([4, 5, 8, 'ERR_BAD_PATH', 'ENOTDIR']);
+const REFUSED = new Set<unknown>([4, 5, 8, 'ERR_BAD_PATH']);
 // What ssh2 and ssh2-sftp-client report when the session dies under a request.
 const CONNECTION_CODES = new Set<unknown>([
   6,
@@ -29,7 +29,7 @@ const CONNECTION_CODES = new Set<unknown>([
   'ETIMEDOUT',
 ]);
 const CONNECTION_MESSAGES =
-  /No response from server|Unexpected (end|close) event|No SFTP connection|Channel/i;
+  /No response from server|Unexpected (end|close) event|No SFTP connection available/;
 
 function codeOf(error: unknown): unknown {
   return (error as { code?: unknown } | null)?.code;
@@ -41,7 +41,10 @@ function messageOf(error: unknown): string {
 
 /** True when a request failed because the session went away, not because of what it asked. */
 export function isConnectionFailure(error: unknown): boolean {
-  return CONNECTION_CODES.has(codeOf(error)) || CONNECTION_MESSAGES.test(messageOf(error));
+  const code = codeOf(error);
+  // The server answered; messages also quote remote paths, which may contain anything.
+  if (NO_SUCH_FILE.has(code) || PERMISSION_DENIED.has(code) || REFUSED.has(code)) return false;
+  return CONNECTION_CODES.has(code) || CONNECTION_MESSAGES.test(messageOf(error));
 }
 
 /** True for "no such file or folder", before or after mapping. */

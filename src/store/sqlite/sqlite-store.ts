@@ -152,7 +152,7 @@ export class SqliteStore implements MetadataStore {
   }
 
   async addUnit(
-    unit: Omit<UnitRecord, keyof Counts | 'error' | 'errorCode' | 'manifest' | 'finishedAt'>,
+    unit: Omit<UnitRecord, keyof Counts | 'error' | 'errorCode' | 'manifest' | 'finishedAt' | 'movedTo'>,
   ): Promise<void> {
     this.#db
       .prepare(
@@ -178,7 +178,14 @@ export class SqliteStore implements MetadataStore {
     patch: Partial<
       Pick<
         UnitRecord,
-        keyof Counts | 'status' | 'error' | 'errorCode' | 'manifest' | 'finishedAt' | 'contentHash'
+        | keyof Counts
+        | 'status'
+        | 'error'
+        | 'errorCode'
+        | 'manifest'
+        | 'finishedAt'
+        | 'contentHash'
+        | 'movedTo'
       >
     >,
   ): Promise<void> {
@@ -657,6 +664,7 @@ function toUnit(row: Row): UnitRecord {
     error: textOrNull(row.error),
     errorCode: textOrNull(row.error_code),
     manifest: row.manifest_json === null ? null : JSON.parse(String(row.manifest_json)),
+    movedTo: textOrNull(row.moved_to),
     startedAt: String(row.started_at),
     finishedAt: textOrNull(row.finished_at),
     ...counts(row),
