@@ -28,7 +28,9 @@ export function objectStoreContract(name: string, makeStore: () => Promise<Objec
             ['in/deep/c.csv', 2],
           ],
         );
-        assert.ok(listed.every((o) => o.mtimeMs > Date.now() - 3_600_000 && o.mtimeMs < Date.now() + 3_600_000));
+        assert.ok(
+          listed.every((o) => o.mtimeMs > Date.now() - 3_600_000 && o.mtimeMs < Date.now() + 3_600_000),
+        );
         assert.equal((await store.list('')).length, 4);
         const info = await store.stat('in/a.csv');
         assert.equal(info?.size, 4);
