@@ -14,6 +14,7 @@ import {
   type UnitSummary,
 } from '../engine/run-job.ts';
 import type { SecretBox } from '../engine/secret-box.ts';
+import { wouldRoute } from '../engine/segregate.ts';
 import type { Alerter } from '../observability/alerts.ts';
 import { createLogger, runLogPath } from '../observability/logger.ts';
 import type { InletMetrics } from '../observability/metrics.ts';
@@ -154,7 +155,10 @@ export class RunLauncher {
     const job = createRunnableJob(spec, baseDir, this.#options.logger.child({ job: spec.name }));
     try {
       for (const unit of await job.source.list(new AbortController().signal)) {
-        if (spec.segregate) return true;
+        if (job.segregate && job.source.origin) {
+          if (wouldRoute(job.source.origin, unit, job.segregate)) return true;
+          continue;
+        }
         const done = await this.#options.store.lastCommittedUnit(spec.name, unit.uri);
         if (done?.size !== unit.size || done.mtimeMs !== unit.mtimeMs) return true;
       }

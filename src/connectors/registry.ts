@@ -95,6 +95,15 @@ export const jobSchema = z
       }
       return;
     }
+    const sinks = (job.sinks ?? (job.sink ? [job.sink] : [])) as { mode?: string }[];
+    if (job.on_success?.archive && sinks.some((sink) => sink.mode === 'overwrite')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['on_success', 'archive'],
+        message:
+          'archived files leave the source, so a sink with mode: overwrite would drop their rows on the next run; use mode: append',
+      });
+    }
     if (!job.sinks === !job.sink) {
       ctx.addIssue({
         code: 'custom',

@@ -1,7 +1,8 @@
 import picomatch from 'picomatch';
 import { z } from 'zod';
 import type { UnitCandidate, UnitOrigin } from '../core/connector.ts';
-import { baseName, joinKey } from './object-keys.ts';
+import { nextVersionKey } from './dispositions.ts';
+import { baseName } from './object-keys.ts';
 
 const matchSchema = z
   .object({
@@ -85,19 +86,36 @@ export interface RoutedFile {
   job: string | null;
 }
 
-/** Routes one file: classifies it and moves it into its kind's folder on the same server. */
+function ruleFor(origin: UnitOrigin, unit: UnitCandidate, spec: SegregationSpec) {
+  const rule = classify(spec.rules, {
+    name: baseName(origin.keyOf(unit)),
+    size: unit.size,
+    metadata: unit.metadata,
+  });
+  return { rule, folder: rule ? rule.move_to : spec.unmatched?.move_to };
+}
+
+/** True when routing would do something with the file (move it or hand it to a job), so a watch poll runs. */
+export function wouldRoute(origin: UnitOrigin, unit: UnitCandidate, spec: SegregationSpec): boolean {
+  const { rule, folder } = ruleFor(origin, unit, spec);
+  return Boolean(folder || rule?.job);
+}
+
+/**
+ * Routes one file: classifies it and moves it into its kind's folder on the same server.
+ * A file of the same name already waiting there is never replaced: the newcomer gets the
+ * next version name (users.v2.csv), and duplicate content is caught by the kind's job.
+ */
 export async function routeFile(
   origin: UnitOrigin,
   unit: UnitCandidate,
   spec: SegregationSpec,
 ): Promise<RoutedFile> {
-  const key = origin.keyOf(unit);
-  const rule = classify(spec.rules, { name: baseName(key), size: unit.size, metadata: unit.metadata });
-  const folder = rule ? rule.move_to : spec.unmatched?.move_to;
+  const { rule, folder } = ruleFor(origin, unit, spec);
   let movedTo: string | null = null;
   if (folder) {
-    const target = joinKey(origin.folderKey(folder), origin.relativeKeyOf(unit));
-    await origin.store.move(key, target);
+    const target = await nextVersionKey(origin.store, origin.folderKey(folder), origin.relativeKeyOf(unit));
+    await origin.store.move(origin.keyOf(unit), target);
     movedTo = origin.store.uri(target);
   }
   return { uri: unit.uri, kind: rule?.name ?? null, movedTo, job: rule?.job ?? null };

@@ -288,4 +288,33 @@ sink: { type: file, path: out/drop }
       ['s3://lake/drop/good.csv', 's3://lake/drop/ok.csv'],
     );
   });
+
+  it('refuses job files whose remote-file options contradict each other, naming the key', async () => {
+    const job = join(dir, 'contradict.yaml');
+    writeFileSync(
+      job,
+      `name: contradict
+source: { type: file, path: sales.csv, format: { type: csv } }
+sink: { type: file, path: out/c, mode: overwrite }
+on_success:
+  archive: { path: archive }
+`,
+    );
+    const overwrite = await inlet(['validate', job], { dataDir: join(dir, 'data') });
+    assert.equal(overwrite.code, 2);
+    assert.match(overwrite.stderr, /on_success\.archive .*mode: overwrite would drop their rows/);
+
+    writeFileSync(
+      job,
+      `name: contradict
+source: { type: sftp, host: h, username: u, password: p, path: /in, format: { type: csv } }
+sink: { type: file, path: out/c }
+segregate:
+  rules: [{ name: all, match: {}, move_to: /all }]
+`,
+    );
+    const routed = await inlet(['validate', job], { dataDir: join(dir, 'data') });
+    assert.equal(routed.code, 2);
+    assert.match(routed.stderr, /segregate .*no transforms or sinks/);
+  });
 });
