@@ -69,3 +69,65 @@ it('fires a current tick once, skips or runs once for ticks missed while down, p
   await launcher.shutdown();
   await store.close();
 });
+
+it('polls a watched job once per interval, runs it only when new files are there, and expires old archives hourly', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'inlet-watch-'));
+  mkdirSync(join(dir, 'in'));
+  mkdirSync(join(dir, 'archive'));
+  writeFileSync(join(dir, 'archive', 'ancient.csv'), 'id\n0\n');
+  const { utimesSync } = await import('node:fs');
+  utimesSync(join(dir, 'archive', 'ancient.csv'), new Date('2020-01-01'), new Date('2020-01-01'));
+  const store = new SqliteStore(join(dir, 'inlet.db'));
+  await store.saveJobVersion(
+    'watched',
+    `name: watched
+trigger: { watch: { interval: 1m } }
+source: { type: file, path: in, format: { type: csv } }
+sink: { type: file, path: out }
+on_success:
+  archive: { path: archive, lifecycle: { after_days: 30 } }
+`,
+    'test',
+  );
+  const launcher = testLauncher(store, dir);
+  let now = new Date('2030-01-01T00:00:10Z');
+  const scheduler = new Scheduler({ store, launcher, logger: silentLogger(), now: () => now });
+  const idle = async () => {
+    await scheduler.stop();
+    for (let i = 0; i < 100 && (await store.listRuns({ status: 'running' })).length; i++) await sleep(50);
+  };
+
+  await scheduler.poll();
+  await scheduler.poll();
+  await idle();
+  assert.deepEqual(
+    (await store.listTicks('watched#watch')).map((t) => t.outcome),
+    ['nothing new'],
+    'one poll per interval, and nothing to run',
+  );
+  assert.deepEqual(
+    (await store.listTicks('watched#housekeeping')).map((t) => t.outcome),
+    ['1 archive(s) expired'],
+  );
+  assert.equal((await store.listRuns({})).length, 0);
+
+  writeFileSync(join(dir, 'in', 'a.csv'), 'id\n1\n');
+  now = new Date('2030-01-01T00:01:05Z');
+  await scheduler.poll();
+  await idle();
+  const [run] = await store.listRuns({ job: 'watched' });
+  assert.equal(run?.status, 'succeeded', 'the new file started a run');
+  assert.equal(run.written, 1);
+
+  now = new Date('2030-01-01T00:02:05Z');
+  await scheduler.poll();
+  await idle();
+  assert.equal((await store.listRuns({})).length, 1, 'the file, now archived, starts nothing more');
+  assert.deepEqual(
+    (await store.listTicks('watched#housekeeping')).map((t) => t.outcome),
+    ['1 archive(s) expired'],
+    'housekeeping waits for the next hour',
+  );
+  await launcher.shutdown();
+  await store.close();
+});

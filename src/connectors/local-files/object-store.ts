@@ -42,8 +42,10 @@ export function createLocalStore(rootPath: string): ObjectStore {
     location: root,
     uri: (key) => pathToFileURL(pathOf(key)).href,
     async list(prefix) {
+      // Only the folder the prefix names is walked: the root may be / itself.
+      const folder = prefix.slice(0, prefix.lastIndexOf('/') + 1);
       const files: string[] = [];
-      await walk(root, files);
+      await walk(folder ? pathOf(folder.slice(0, -1)) : root, files);
       const infos: ObjectInfo[] = [];
       for (const file of files) {
         const info = await infoOf(file);
