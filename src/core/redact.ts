@@ -11,6 +11,7 @@ export const SECRET_KEYS = [
   'connection_string',
   'account_key',
   'sas_token',
+  'session_token',
   'passphrase',
 ];
 
