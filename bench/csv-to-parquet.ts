@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { type Dataset, ensureDataset } from './generate-transactions.ts';
 import { type Measured, measure, rssMethod } from './measure.ts';
+import { writeResultsSection } from './results-file.ts';
 
 const BENCH = import.meta.dirname;
 const ROOT = resolve(BENCH, '..');
@@ -369,12 +370,9 @@ function commandLine(): string {
 
 async function writeResults(report: Report, body: string): Promise<void> {
   const { dataset } = report;
-  const text = `# Benchmark results
+  const text = `## CSV → Parquet
 
-Written by \`bench/csv-to-parquet.ts\`; rerun the command below to refresh it (see README.md).
-Absolute times on shared machines are noise: the ratios are the result.
-
-## CSV → Parquet
+Written by \`bench/csv-to-parquet.ts\`, which replaces only this section.
 
 - **Date:** ${new Date().toISOString().replace('T', ' ').slice(0, 16)} UTC
 - **Command:** \`${commandLine()}\`
@@ -385,7 +383,7 @@ Absolute times on shared machines are noise: the ratios are the result.
 
 ${body}
 `;
-  await writeFile(RESULTS, text);
+  await writeResultsSection('csv-to-parquet', text);
 }
 
 function parseOptions() {

@@ -572,6 +572,8 @@ class JobRun {
     landed: LandedUnit,
     previousHash: string | null,
   ): Promise<{ uri: string; runId: string; contentHash: string } | null> {
+    // A new local file is hashed while the data plane reads it: waiting here would serialise the two.
+    if (!previousHash && !this.#job.source.dedupeByContent) return null;
     const contentHash = await landed.contentHash.catch(() => null);
     if (!contentHash) return null;
     if (previousHash === contentHash) {

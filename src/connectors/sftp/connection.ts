@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import type { ConnectConfig } from 'ssh2';
+import type { ConnectConfig, SFTPWrapper } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import { InletError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -23,6 +23,8 @@ export interface SftpConnectOptions {
 /** One live SFTP session, and a signal that fires once it is gone. */
 export interface SftpSession {
   client: SftpClient;
+  /** ssh2's SFTP channel, for the pipelined reads the client library does not offer. */
+  sftp: SFTPWrapper;
   lost: AbortSignal;
 }
 
@@ -110,8 +112,9 @@ export function createSftpConnection(options: SftpConnectOptions, logger: Logger
         return presentedKey === pinned;
       };
     }
+    let sftp: SFTPWrapper;
     try {
-      const sftp = await client.connect(config);
+      sftp = await client.connect(config);
       // The SFTP channel can close while the SSH connection stays up.
       sftp.on('close', () => markLost(new Error('the SFTP channel closed')));
     } catch (error) {
@@ -121,7 +124,7 @@ export function createSftpConnection(options: SftpConnectOptions, logger: Logger
     }
     ready = true;
     logger.info({ server, user: options.username }, 'sftp.connected');
-    return { client, lost: lost.signal, socket };
+    return { client, sftp, lost: lost.signal, socket };
   }
 
   async function session(): Promise<OpenSession> {

@@ -162,7 +162,7 @@ export function createSftpStore(options: SftpStoreOptions, logger: Logger): Obje
         `reading ${key}`,
         key,
         async (session) => {
-          const source = await openReadStream(session.client, path, readOptions.start ?? 0);
+          const source = await openReadStream(session.sftp, path, readOptions.start ?? 0);
           return relay(source, session.lost, (error) =>
             sftpError(error, { doing: `reading ${key}`, subject: key, location, lost: session.lost.aborted }),
           );

@@ -1,25 +1,80 @@
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { SFTPWrapper } from 'ssh2';
 import type SftpClient from 'ssh2-sftp-client';
 
-// ssh2 sends one READ at a time, each at most the buffer size: with the default 64 KiB a download
-// makes four times the round trips of OpenSSH's 255 KiB limit, which over a WAN is what counts
-// (on loopback, 40 MiB took 0.5 s instead of 0.3 s).
-const READ_AHEAD = 1024 * 1024;
+// Reads are pipelined: ssh2's read stream has one READ in flight at a time, which on loopback
+// ran at 66–88 MB/s against 194 MB/s with 16 in flight (OpenSSH's own client keeps 64). Each
+// request asks for 255 KiB, OpenSSH's largest read.
+const READ_CHUNK = 255 * 1024;
+const READS_IN_FLIGHT = 16;
 // ssh2 sends the chunks buffered while a WRITE is in flight together, as parallel requests.
 const WRITE_BUFFER = 4 * 1024 * 1024;
 
-/** Opens a remote file at `start`; resolves once the server has opened it, so a missing file fails here. */
-export function openReadStream(client: SftpClient, path: string, start: number): Promise<Readable> {
-  const stream = client.createReadStream(path, { start, highWaterMark: READ_AHEAD });
-  return new Promise((resolve, reject) => {
-    const failed = (error: Error) => reject(error);
-    stream.once('error', failed);
-    stream.once('open', () => {
-      stream.off('error', failed);
-      resolve(stream);
-    });
+const promised = <T>(call: (done: (error: Error | undefined, value: T) => void) => void): Promise<T> =>
+  new Promise((resolve, reject) => call((error, value) => (error ? reject(error) : resolve(value))));
+
+/** One READ request: the bytes at `position`, fewer at the end of the file, none past it. */
+function readAt(sftp: SFTPWrapper, handle: Buffer, position: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length);
+  const pending = new Promise<Buffer>((resolve, reject) =>
+    sftp.read(handle, buffer, 0, length, position, (error, bytesRead) => {
+      // ssh2 reports the end of the file as an EOF status rather than a zero-byte read.
+      if (error && (error as { code?: number }).code !== 1) reject(error);
+      else resolve(buffer.subarray(0, error ? 0 : bytesRead));
+    }),
+  );
+  // Awaited in order later; a failure before then must not count as unhandled.
+  pending.catch(() => undefined);
+  return pending;
+}
+
+/**
+ * The file's bytes from `start` to the size it had when opened, with READS_IN_FLIGHT requests
+ * outstanding. A short read (allowed by the protocol) is completed before anything after it
+ * is yielded, so bytes always come out in order.
+ */
+async function* pipelinedRead(sftp: SFTPWrapper, handle: Buffer, start: number, size: number) {
+  const queue: { position: number; length: number; data: Promise<Buffer> }[] = [];
+  let next = start;
+  const request = (position: number, length: number) => ({
+    position,
+    length,
+    data: readAt(sftp, handle, position, length),
   });
+  try {
+    for (;;) {
+      while (queue.length < READS_IN_FLIGHT && next < size) {
+        const length = Math.min(READ_CHUNK, size - next);
+        queue.push(request(next, length));
+        next += length;
+      }
+      const head = queue.shift();
+      if (!head) return;
+      const data = await head.data;
+      if (data.length === 0) return; // The file shrank; the caller sees fewer bytes than listed.
+      if (data.length < head.length)
+        queue.unshift(request(head.position + data.length, head.length - data.length));
+      yield data;
+    }
+  } finally {
+    sftp.close(handle, () => undefined);
+  }
+}
+
+/** Opens a remote file at `start`; resolves once the server has opened it, so a missing file fails here. */
+export async function openReadStream(sftp: SFTPWrapper, path: string, start: number): Promise<Readable> {
+  const handle = await promised<Buffer>((done) => sftp.open(path, 'r', done));
+  try {
+    const { size } = await promised<{ size: number }>((done) => sftp.fstat(handle, done));
+    return Readable.from(pipelinedRead(sftp, handle, start, size), {
+      objectMode: false,
+      highWaterMark: READ_CHUNK * 4,
+    });
+  } catch (error) {
+    sftp.close(handle, () => undefined);
+    throw error;
+  }
 }
 
 /**
@@ -28,7 +83,7 @@ export function openReadStream(client: SftpClient, path: string, start: number):
  * session, would wait forever.
  */
 export function relay(source: Readable, lost: AbortSignal, fail: (error: unknown) => Error): Readable {
-  const out = new PassThrough({ highWaterMark: READ_AHEAD });
+  const out = new PassThrough({ highWaterMark: READ_CHUNK * 4 });
   const onLost = () => out.destroy(fail(lost.reason));
   const release = () => lost.removeEventListener('abort', onLost);
   lost.addEventListener('abort', onLost, { once: true });
