@@ -97,7 +97,7 @@ export class RunLauncher {
     const recorded = new Promise<void>((resolve) => {
       started = resolve;
     });
-    const job = createRunnableJob(spec, baseDir, logger);
+    const job = createRunnableJob(spec, baseDir, logger, store);
     const done = runJob(options.source ? { ...job, source: options.source } : job, {
       store,
       dataDir,

@@ -15,6 +15,7 @@ import { segregationSchema } from '../engine/segregate.ts';
 import { transformStepSchema } from '../engine/transforms/index.ts';
 import { triggerSchema } from '../engine/trigger-spec.ts';
 import { azureBlobSink, azureBlobSource, azureBlobStore } from './azure-blob/index.ts';
+import { httpSink } from './http-api/index.ts';
 import { fileSink, fileSource, localStore } from './local-files/index.ts';
 import { s3Sink, s3Source, s3Store } from './s3/index.ts';
 import { sftpSink, sftpSource, sftpStore } from './sftp/index.ts';
@@ -22,7 +23,7 @@ import { sftpSink, sftpSource, sftpStore } from './sftp/index.ts';
 /** Every source connector; adding one here makes it available to jobs, the schema and the docs. */
 export const SOURCES: SourceSpec[] = [fileSource, sftpSource, s3Source, azureBlobSource] as SourceSpec[];
 /** Every sink connector. */
-export const SINKS: SinkSpec[] = [fileSink, sftpSink, s3Sink, azureBlobSink] as SinkSpec[];
+export const SINKS: SinkSpec[] = [fileSink, sftpSink, s3Sink, azureBlobSink, httpSink] as SinkSpec[];
 /** Every store archives and failed files can go to. */
 export const STORES: StoreSpec[] = [localStore, sftpStore, s3Store, azureBlobStore] as StoreSpec[];
 
@@ -95,7 +96,16 @@ export const jobSchema = z
       }
       return;
     }
-    const sinks = (job.sinks ?? (job.sink ? [job.sink] : [])) as { mode?: string }[];
+    const sinks = (job.sinks ?? (job.sink ? [job.sink] : [])) as { mode?: string; type: string }[];
+    if (sinks.length > 1 && sinks.some((sink) => sink.type === 'http')) {
+      // An API refuses records one by one; another sink would already hold them.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sinks'],
+        message:
+          "an http sink must be the job's only sink: records the API refuses are quarantined, so no other sink may have them",
+      });
+    }
     if (job.on_success?.archive && sinks.some((sink) => sink.mode === 'overwrite')) {
       ctx.addIssue({
         code: 'custom',

@@ -1,4 +1,4 @@
-import type { ConnectorContext, Source } from '../core/connector.ts';
+import type { ConnectorContext, SharedState, Source } from '../core/connector.ts';
 import { InletError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { redactSecrets } from '../core/redact.ts';
@@ -8,8 +8,19 @@ import type { RunnableJob } from '../engine/run-job.ts';
 import { createSinks, createSource, type JobSpec, STORES } from './registry.ts';
 
 /** Creates a job's connectors from its validated spec: what `inlet run` and the API both execute. */
-export function createRunnableJob(spec: JobSpec, baseDir: string, logger: Logger): RunnableJob {
-  const context = { baseDir, logger };
+export function createRunnableJob(
+  spec: JobSpec,
+  baseDir: string,
+  logger: Logger,
+  shared?: SharedState,
+): RunnableJob {
+  const context: ConnectorContext = {
+    baseDir,
+    logger,
+    shared,
+    jobName: spec.name,
+    allowPrivateNetworks: process.env.INLET_ALLOW_PRIVATE_NETWORKS === 'true',
+  };
   const source = createSource(spec.source as { type: string }, context);
   if (spec.segregate && !source.origin) {
     throw new InletError(

@@ -6,6 +6,8 @@ import type { ObjectStore } from './object-store.ts';
 export interface SqlSession {
   run(sql: string): Promise<void>;
   all<T extends Record<string, unknown>>(sql: string): Promise<T[]>;
+  /** Streams a query's rows, a chunk at a time, for sinks that send records themselves. */
+  stream(sql: string): AsyncGenerator<Record<string, unknown>[]>;
 }
 
 /** A format block from a job spec (`format: {type: csv, …}`), parsed by the formats module. */
@@ -39,6 +41,41 @@ export interface ConnectorContext {
   /** Directory relative paths in the job spec are resolved against. */
   baseDir: string;
   logger: Logger;
+  /** State shared through the metadata store by every run and process (rate limits, delivered batches). */
+  shared?: SharedState;
+  /** The job's name, for keys and records that belong to it. */
+  jobName?: string;
+  /** URLs in the spec may reach private and loopback addresses (INLET_ALLOW_PRIVATE_NETWORKS). */
+  allowPrivateNetworks?: boolean;
+}
+
+/** One call an HTTP sink made, as recorded for audit and reconciliation. */
+export interface HttpCallRecord {
+  runId: string;
+  job: string;
+  unitUri: string;
+  endpoint: string;
+  batchKey: string;
+  attempt: number;
+  /** 0 when no answer came (network error, timeout). */
+  status: number;
+  requestId: string | null;
+  latencyMs: number;
+  records: number;
+  /** e.g. "98 success, 2 route:update". */
+  outcome: string;
+}
+
+/** What connectors share through the metadata store, so that every run and worker sees the same. */
+export interface SharedState {
+  /** GCRA slot for a rate-limit key: 0 when granted, else the ms to wait. */
+  takeRateSlot(key: string, intervalMs: number, burstToleranceMs: number, nowMs: number): Promise<number>;
+  /** Nobody may take a slot for the key before untilMs (a 429's Retry-After). */
+  delayRateSlots(key: string, untilMs: number): Promise<void>;
+  recordHttpCall(call: HttpCallRecord): Promise<void>;
+  /** The final per-record outcomes saved for a batch key, if that batch was delivered before. */
+  deliveredBatch(batchKey: string): Promise<string | undefined>;
+  saveDeliveredBatch(batchKey: string, job: string, outcomes: string): Promise<void>;
 }
 
 /** Where a source's units live, so that after a run they can be archived or moved aside. */
@@ -88,6 +125,32 @@ export interface SinkInput {
   unitKey: string;
   /** The run's spool folder: sinks that upload elsewhere write their files here first. */
   spoolDir: string;
+  /** The same rows with their source line first (`__inlet_line`), in source order. */
+  linedRelation: string;
+  /** The unit's identity, for keys that must be stable across reruns of the same file. */
+  unitUri: string;
+  contentHash: string;
+}
+
+/** A record a sink could not deliver: quarantined with the far side's code and message. */
+export interface RejectedRecord {
+  line: number | null;
+  code: string;
+  reason: string;
+  record: Record<string, unknown>;
+}
+
+/** Per unit, what a sink that calls an API did with its records (for the reconciliation report). */
+export interface DeliverySummary {
+  sent: number;
+  succeeded: number;
+  /** Records that succeeded on another endpoint, by route name. */
+  routed: Record<string, number>;
+  failedByCode: Record<string, number>;
+  calls: number;
+  retries: number;
+  /** Batches found delivered by an earlier, interrupted run and not sent again. */
+  replayedBatches: number;
 }
 
 /** What a sink staged for one unit: enough to finish (or undo) the commit after a crash. */
@@ -97,6 +160,9 @@ export interface StagedOutput {
   rows: number;
   /** Staged file → final file moves still to do. */
   moves: { from: string; to: string }[];
+  /** Records the far side refused; the engine quarantines them (rows + rejected = the unit's written). */
+  rejected?: RejectedRecord[];
+  delivery?: DeliverySummary;
 }
 
 export interface Sink {

@@ -36,6 +36,8 @@ export interface NormalizedUnit {
   counts: Counts;
   /** A SELECT of the rows to load, in source order, without inlet's own columns. */
   liveRows: string;
+  /** The same rows with their source line first (`__inlet_line`), in source order. */
+  linedRows: string;
   /** How many rows each rule rejected (empty when nothing was quarantined). */
   quarantinedByRule: { rule: string; count: number }[];
 }
@@ -101,7 +103,12 @@ export async function normalizeUnit(request: NormalizeRequest): Promise<Normaliz
 
   const quarantinedByRule = counts.quarantined > 0 ? await writeQuarantine(request, decoded, chain) : [];
   const columns = relation.columns.map((c) => ident(c.name)).join(', ');
-  return { counts, liveRows: `SELECT ${columns} FROM ${chain} AS n WHERE ${LIVE}`, quarantinedByRule };
+  return {
+    counts,
+    liveRows: `SELECT ${columns} FROM ${chain} AS n WHERE ${LIVE}`,
+    linedRows: `SELECT ${decoded.lineOf(`n.${FLAGS.row}`)}::BIGINT AS __inlet_line, ${columns} FROM ${chain} AS n WHERE ${LIVE} ORDER BY n.${FLAGS.row}`,
+    quarantinedByRule,
+  };
 }
 
 async function failUnit(

@@ -1,7 +1,14 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { LandedUnit, Sink, Source, StagedOutput, UnitCandidate } from '../core/connector.ts';
+import type {
+  DeliverySummary,
+  LandedUnit,
+  Sink,
+  Source,
+  StagedOutput,
+  UnitCandidate,
+} from '../core/connector.ts';
 import { InletError, toInletError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Counts, MetadataStore, RunStatus } from '../store/store.ts';
@@ -10,6 +17,7 @@ import { DuckDbSession } from './duckdb-session.ts';
 import { failpoint } from './failpoint.ts';
 import { newRunId } from './ids.ts';
 import { dropUnitTables, normalizeUnit } from './normalize.ts';
+import { writeRejectedRecords } from './rejected-records.ts';
 import { withRetry } from './retry.ts';
 import { type RoutedFile, routeFile, type SegregationSpec } from './segregate.ts';
 import type { TransformStep } from './transforms/index.ts';
@@ -65,6 +73,8 @@ export interface UnitSummary extends Counts {
   moved_to?: string;
   /** For landing-zone jobs: the kind of file and the job it was routed to. */
   routed?: Omit<RoutedFile, 'uri'>;
+  /** For API sinks: what was sent, succeeded, routed and refused, by response code. */
+  delivery?: DeliverySummary;
 }
 
 export interface RunSummary {
@@ -519,11 +529,14 @@ class JobRun {
             runId: this.#runId,
             unitKey: String(seq),
             spoolDir: this.#spoolDir,
+            linedRelation: normalized.linedRows,
+            unitUri: landed.uri,
+            contentHash,
           },
           index,
           this.#signal,
         );
-        if (output.rows !== counts.written) {
+        if (output.rows + (output.rejected?.length ?? 0) !== counts.written) {
           throw new InletError(
             'INLET_E_INTERNAL',
             `sink ${index} wrote ${output.rows} rows of ${counts.written} for ${landed.uri}`,
@@ -533,13 +546,16 @@ class JobRun {
       }
       return outputs;
     });
+    await this.#quarantineRejected(session, staged, landed.uri, unitId, seq, counts, logger);
     await store.updateUnit(unitId, { status: 'loaded' });
     failpoint('unit.loaded');
 
     this.#report('commit');
     await this.#timed('commit', async () => {
       // The manifest is durable before the first move, so a crash mid-commit is rolled forward.
-      await store.updateUnit(unitId, { status: 'committing', manifest: staged });
+      // Rejected records are in the quarantine already; the manifest keeps only what commit needs.
+      const manifest = staged.map(({ rejected: _rejected, ...output }) => output);
+      await store.updateUnit(unitId, { status: 'committing', manifest });
       this.#committing = unitId;
       failpoint('unit.committing');
       for (const output of staged) {
@@ -555,6 +571,16 @@ class JobRun {
     });
     this.#progress.rows += counts.received;
     logger.info({ ...counts }, 'unit.committed');
+    const delivery = staged.find((output) => output.delivery)?.delivery;
+    if (delivery) {
+      return this.#archive(
+        unitId,
+        landed,
+        contentHash,
+        { uri: landed.uri, status: 'committed', ...counts, delivery },
+        logger,
+      );
+    }
     return this.#archive(
       unitId,
       landed,
@@ -562,6 +588,38 @@ class JobRun {
       { uri: landed.uri, status: 'committed', ...counts },
       logger,
     );
+  }
+
+  /**
+   * Quarantines the records a sink's far side refused (an API's 3217, 624…) next to the
+   * unit's other rejects, and moves them from written to quarantined so the identity holds.
+   */
+  async #quarantineRejected(
+    session: DuckDbSession,
+    staged: StagedOutput[],
+    uri: string,
+    unitId: string,
+    seq: number,
+    counts: Counts,
+    logger: Logger,
+  ): Promise<void> {
+    const rejected = staged.flatMap((output) => output.rejected ?? []);
+    if (!rejected.length) return;
+    const path = join(this.#quarantineDir(), `${seq}-delivery.parquet`);
+    const byRule = await writeRejectedRecords(
+      session,
+      rejected,
+      uri,
+      path,
+      join(this.#spoolDir, `${seq}-rejected.json`),
+    );
+    counts.written -= rejected.length;
+    counts.quarantined += rejected.length;
+    await this.#options.store.addQuarantineEntries(
+      byRule.map(({ rule, count }) => ({ runId: this.#runId, unitId, uri, rule, count, path })),
+    );
+    await this.#options.store.updateUnit(unitId, { ...counts });
+    logger.warn({ quarantined: rejected.length, rules: byRule }, 'unit.delivery_rejected');
   }
 
   /**

@@ -1,10 +1,9 @@
-import { lookup } from 'node:dns/promises';
-import ipaddr from 'ipaddr.js';
 import { createTransport } from 'nodemailer';
 import type { JobSpec } from '../connectors/registry.ts';
 import { InletError, isTransient } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { type AlertChannel, durationMs } from '../engine/alert-spec.ts';
+import { refusePrivateAddress } from '../engine/network-policy.ts';
 import { withRetry } from '../engine/retry.ts';
 import type { MetadataStore } from '../store/store.ts';
 
@@ -179,16 +178,6 @@ export class Alerter {
 
   /** Webhook URLs come from job specs: they may not reach private or loopback addresses unless allowed. */
   async #refusePrivate(url: string): Promise<void> {
-    if (this.#options.allowPrivateNetworks) return;
-    const { hostname } = new URL(url);
-    const host = hostname.replace(/^\[|\]$/g, '');
-    const address = ipaddr.isValid(host) ? host : (await lookup(host)).address;
-    const range = ipaddr.process(address).range();
-    if (range !== 'unicast') {
-      throw new InletError(
-        'INLET_E_SINK',
-        `webhook ${hostname} resolves to a ${range} address; set INLET_ALLOW_PRIVATE_NETWORKS=true to allow it`,
-      );
-    }
+    await refusePrivateAddress(url, 'webhook', this.#options.allowPrivateNetworks ?? false);
   }
 }

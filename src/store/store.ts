@@ -1,3 +1,4 @@
+import type { HttpCallRecord } from '../core/connector.ts';
 /**
  * The metadata store: runs, the unit ledger, job locks, state (cursors), the quarantine
  * index and audit events. SQLite (node:sqlite) implements it for one machine; a
@@ -262,4 +263,18 @@ export interface MetadataStore {
 
   getState(job: string, key: string): Promise<string | undefined>;
   setState(job: string, key: string, value: string): Promise<void>;
+
+  /**
+   * Takes one call slot of a shared rate limit (GCRA), atomically across processes: 0 when
+   * granted, otherwise the ms to wait before asking again (nothing is taken then). Every
+   * caller of a key must read one clock: across machines, skew between hosts shortens the gaps.
+   */
+  takeRateSlot(key: string, intervalMs: number, burstToleranceMs: number, nowMs: number): Promise<number>;
+  /** Lets no call of the rate limit through before `untilMs` (a server's Retry-After). */
+  delayRateSlots(key: string, untilMs: number): Promise<void>;
+  /** Records one call an HTTP sink made. */
+  recordHttpCall(call: HttpCallRecord): Promise<void>;
+  /** The final per-record outcomes of a batch delivered before (JSON), if any. */
+  deliveredBatch(batchKey: string): Promise<string | undefined>;
+  saveDeliveredBatch(batchKey: string, job: string, outcomes: string): Promise<void>;
 }

@@ -35,7 +35,7 @@ export async function runCommand(args: RunArgs, config: InletConfig, output: Out
   process.once('SIGTERM', onSignal);
   const progress = output.interactive && !args.json ? createProgressLine(process.stderr) : undefined;
   try {
-    const summary = await runJob(createRunnableJob(job, loaded.baseDir, logger), {
+    const summary = await runJob(createRunnableJob(job, loaded.baseDir, logger, store), {
       store,
       dataDir: config.dataDir,
       logger,

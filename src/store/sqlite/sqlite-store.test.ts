@@ -28,7 +28,7 @@ it('applies numbered migrations once, even when opened again', async () => {
   const versions = db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[];
   assert.deepEqual(
     versions.map((v) => v.version),
-    [1, 2, 3, 4, 5, 6, 7],
+    [1, 2, 3, 4, 5, 6, 7, 8, 9],
   );
   db.close();
 });

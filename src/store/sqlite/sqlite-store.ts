@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import type { HttpCallRecord } from '../../core/connector.ts';
 import type {
   AlertRecord,
   ApiKeyRecord,
@@ -577,6 +578,72 @@ export class SqliteStore implements MetadataStore {
         'INSERT INTO state (job, key, value, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (job, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
       )
       .run(job, key, value, now());
+  }
+
+  async takeRateSlot(
+    key: string,
+    intervalMs: number,
+    burstToleranceMs: number,
+    nowMs: number,
+  ): Promise<number> {
+    return this.#transaction(() => {
+      const row = this.#db.prepare('SELECT tat_ms FROM rate_limits WHERE key = ?').get(key) as
+        | Row
+        | undefined;
+      const tat = Math.max(row === undefined ? nowMs : Number(row.tat_ms), nowMs);
+      if (tat - nowMs > burstToleranceMs) return tat - nowMs - burstToleranceMs;
+      this.#db
+        .prepare(
+          'INSERT INTO rate_limits (key, tat_ms) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET tat_ms = excluded.tat_ms',
+        )
+        .run(key, tat + intervalMs);
+      return 0;
+    });
+  }
+
+  async recordHttpCall(call: HttpCallRecord): Promise<void> {
+    this.#db
+      .prepare(
+        `INSERT INTO http_calls (run_id, job, unit_uri, endpoint, batch_key, attempt, status, request_id, latency_ms, records, outcome, at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        call.runId,
+        call.job,
+        call.unitUri,
+        call.endpoint,
+        call.batchKey,
+        call.attempt,
+        call.status,
+        call.requestId,
+        call.latencyMs,
+        call.records,
+        call.outcome,
+        new Date().toISOString(),
+      );
+  }
+
+  async deliveredBatch(batchKey: string): Promise<string | undefined> {
+    const row = this.#db
+      .prepare('SELECT outcomes_json FROM http_batches WHERE batch_key = ?')
+      .get(batchKey) as { outcomes_json: string } | undefined;
+    return row?.outcomes_json;
+  }
+
+  async saveDeliveredBatch(batchKey: string, job: string, outcomes: string): Promise<void> {
+    this.#db
+      .prepare(
+        'INSERT OR REPLACE INTO http_batches (batch_key, job, outcomes_json, delivered_at) VALUES (?, ?, ?, ?)',
+      )
+      .run(batchKey, job, outcomes, new Date().toISOString());
+  }
+
+  async delayRateSlots(key: string, untilMs: number): Promise<void> {
+    this.#db
+      .prepare(
+        'INSERT INTO rate_limits (key, tat_ms) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET tat_ms = max(tat_ms, excluded.tat_ms)',
+      )
+      .run(key, untilMs);
   }
 }
 

@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type MockCrm, startMockCrm } from '../../examples/crm/mock-crm.ts';
+import { assertIdentity, inlet, runJob, tempDir } from '../helpers.ts';
+
+interface Delivery {
+  sent: number;
+  succeeded: number;
+  routed: Record<string, number>;
+  failedByCode: Record<string, number>;
+  calls: number;
+  retries: number;
+  replayedBatches: number;
+}
+
+/** The ADD_CUST job of seed 001: 8006 (customer exists) goes to UPD_CUST; 3217 and conflicts fail. */
+function usersJob(name: string, { batch = 2, concurrency = 2 } = {}): string {
+  return `name: ${name}
+source: { type: file, path: users.csv, format: { type: csv, header: true, infer_types: false } }
+sink:
+  type: http
+  url: \${CRM}/api/ADD_CUST
+  body: { wrap: records }
+  per_record: "$.results[*]"
+  auth:
+    type: oauth2_client_credentials
+    token_url: \${CRM}/oauth/token
+    client_id: inlet
+    client_secret: inlet-secret
+  batch: { max_records: ${batch} }
+  concurrency: ${concurrency}
+  retry: { max_attempts: 10, initial_delay_ms: 5, max_delay_ms: 50 }
+  circuit_breaker: { failures: 3, half_open_after_seconds: 0.3 }
+  responses:
+    - when: { body: { "$.code": 200 } }
+      outcome: success
+    - when: { body: { "$.code": 8006 } }
+      outcome: route
+      to: update
+    - when: { body: { "$.code": 3217 } }
+      outcome: fail
+  routes:
+    update:
+      url: \${CRM}/api/UPD_CUST
+      body: { wrap: records }
+      per_record: "$.results[*]"
+      responses:
+        - when: { body: { "$.error": CONFLICTING_PROFILE } }
+          outcome: fail
+          code: "$.error"
+`;
+}
+
+async function token(crm: MockCrm): Promise<string> {
+  const response = await fetch(`${crm.url}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=client_credentials&client_id=inlet&client_secret=inlet-secret',
+  });
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
+async function seed(crm: MockCrm, records: Record<string, string>[]): Promise<void> {
+  const response = await fetch(`${crm.url}/api/ADD_CUST`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${await token(crm)}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ records }),
+  });
+  assert.equal(response.status, 200);
+}
+
+function usersCsv(count: number, from = 1): string {
+  const lines = ['customer_id,name,email'];
+  for (let i = from; i < from + count; i++) lines.push(`u${i},User ${i},user${i}@example.com`);
+  return `${lines.join('\n')}\n`;
+}
+
+describe('http sink against the mock CRM', () => {
+  let crm: MockCrm;
+  let dir: string;
+  let env: Record<string, string>;
+
+  before(async () => {
+    crm = await startMockCrm({ callsPerMinute: 0 });
+    dir = tempDir();
+    env = { CRM: crm.url, INLET_ALLOW_PRIVATE_NETWORKS: 'true' };
+  });
+  after(async () => crm?.stop());
+
+  const run = (job: string, extraEnv: Record<string, string> = {}, args: string[] = []) =>
+    runJob(join(dir, job), join(dir, 'data'), args, { ...env, ...extraEnv });
+
+  it('follows every response rule: 200, 8006 → UPD_CUST, 3217 and a conflicting profile quarantined with their codes', async () => {
+    crm.control({});
+    await fetch(`${crm.url}/reset`, { method: 'POST' });
+    await seed(crm, [
+      { customer_id: 'c2', name: 'Bob', email: 'bob@example.com' },
+      { customer_id: 'c5', name: 'Eve', email: 'eve@example.com' },
+      { customer_id: 'c9', name: 'Ivy', email: 'taken@example.com' },
+    ]);
+    writeFileSync(
+      join(dir, 'users.csv'),
+      'customer_id,name,email\nc1,Ada,ada@example.com\nc2,Bob,bob.new@example.com\nc3,Cy,not-an-email\nc5,Eve,taken@example.com\n',
+    );
+    writeFileSync(join(dir, 'rules.yaml'), usersJob('rules'));
+    const result = await run('rules.yaml');
+    assert.equal(result.status, 'succeeded', JSON.stringify(result));
+    assertIdentity(result);
+    assert.deepEqual(result.counts, { received: 4, written: 2, quarantined: 2, filtered: 0 });
+    const delivery = (result.units[0] as { delivery?: Delivery }).delivery;
+    assert.deepEqual(
+      { ...delivery, calls: undefined },
+      {
+        sent: 4,
+        succeeded: 1,
+        routed: { update: 1 },
+        failedByCode: { '3217': 1, CONFLICTING_PROFILE: 1 },
+        calls: undefined,
+        retries: 0,
+        replayedBatches: 0,
+      },
+    );
+    const bob = (await (await fetch(`${crm.url}/customers/c2`)).json()) as { email: string };
+    assert.equal(bob.email, 'bob.new@example.com', 'the existing customer was updated through UPD_CUST');
+
+    const quarantine = await inlet(['quarantine', result.run_id, '--json'], { dataDir: join(dir, 'data') });
+    const { records: rows } = JSON.parse(quarantine.stdout) as {
+      records: { line: number; rule: string; reason: string; record: string }[];
+    };
+    assert.deepEqual(
+      rows.map((r) => [r.line, r.rule]),
+      [
+        [4, 'delivery:3217'],
+        [5, 'delivery:CONFLICTING_PROFILE'],
+      ],
+    );
+    assert.match(rows[0].reason, /invalid source data: email/);
+    assert.match(rows[1].reason, /conflicting profile/);
+    assert.equal(JSON.parse(rows[0].record).customer_id, 'c3');
+  });
+
+  it('refuses a loopback API unless private networks are allowed', async () => {
+    writeFileSync(join(dir, 'users.csv'), usersCsv(1, 500));
+    writeFileSync(join(dir, 'private.yaml'), usersJob('private'));
+    const result = await run('private.yaml', { INLET_ALLOW_PRIVATE_NETWORKS: 'false' });
+    assert.equal(result.status, 'failed');
+    assert.match(
+      result.units[0].error ?? '',
+      /resolves to a loopback address; set INLET_ALLOW_PRIVATE_NETWORKS=true/,
+    );
+  });
+
+  it('retries 5xx answers and lost responses without applying any batch twice', async () => {
+    await fetch(`${crm.url}/reset`, { method: 'POST' });
+    crm.control({ failRate: 0.3, lostResponseRate: 0.3 });
+    try {
+      writeFileSync(join(dir, 'users.csv'), usersCsv(200));
+      writeFileSync(join(dir, 'flaky.yaml'), usersJob('flaky', { batch: 10, concurrency: 4 }));
+      const result = await run('flaky.yaml');
+      assert.equal(result.status, 'succeeded', JSON.stringify(result.units));
+      assert.equal(result.counts.written, 200);
+      const stats = crm.stats();
+      assert.equal(stats.customers, 200);
+      assert.equal(stats.records.ADD_CUST['200'], 200, 'every customer created exactly once');
+      assert.equal(stats.records.ADD_CUST['8006'], 0, 'no batch was applied a second time');
+      assert.ok(stats.failed_injected > 0 && stats.lost_responses > 0, JSON.stringify(stats));
+      assert.equal(
+        stats.duplicate_deliveries,
+        stats.lost_responses,
+        'each lost response was retried with its key',
+      );
+      assert.ok((result.units[0] as { delivery?: Delivery }).delivery!.retries > 0);
+    } finally {
+      crm.control({ failRate: 0, lostResponseRate: 0 });
+    }
+  });
+
+  it('holds the run while the circuit is open, probes, and delivers everything once the API recovers', async () => {
+    await fetch(`${crm.url}/reset`, { method: 'POST' });
+    crm.control({ failRate: 1 });
+    const recover = setTimeout(() => crm.control({ failRate: 0 }), 1500);
+    try {
+      writeFileSync(join(dir, 'users.csv'), usersCsv(20, 1000));
+      writeFileSync(join(dir, 'breaker.yaml'), usersJob('breaker', { batch: 5, concurrency: 1 }));
+      const result = await run('breaker.yaml');
+      assert.equal(result.status, 'succeeded', JSON.stringify(result.units));
+      assert.equal(result.counts.written, 20);
+      const log = readFileSync(join(dir, 'data', 'logs', `${result.run_id}.ndjson`), 'utf8');
+      assert.match(log, /"http\.circuit_open"/);
+      assert.match(log, /"http\.circuit_closed"/);
+      // Open, the breaker let only probes through: far fewer failed calls than attempts allowed.
+      assert.ok(crm.stats().failed_injected < 15, JSON.stringify(crm.stats()));
+    } finally {
+      clearTimeout(recover);
+      crm.control({ failRate: 0 });
+    }
+  });
+
+  it('resumes after kill -9 mid-file without sending acknowledged batches again', async () => {
+    await fetch(`${crm.url}/reset`, { method: 'POST' });
+    writeFileSync(join(dir, 'users.csv'), usersCsv(50, 2000));
+    writeFileSync(join(dir, 'resume.yaml'), usersJob('resume', { batch: 10, concurrency: 1 }));
+    const killed = await inlet(['run', join(dir, 'resume.yaml'), '--json'], {
+      dataDir: join(dir, 'data'),
+      env: { ...env, INLET_FAILPOINT: 'http.batch_delivered@3' },
+    });
+    assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+    assert.equal(crm.stats().calls.ADD_CUST, 3);
+
+    const resumed = await run('resume.yaml');
+    assert.equal(resumed.status, 'succeeded');
+    assert.equal(resumed.counts.written, 50);
+    const delivery = (resumed.units[0] as { delivery?: Delivery }).delivery!;
+    assert.equal(delivery.replayedBatches, 3);
+    const stats = crm.stats();
+    assert.equal(stats.calls.ADD_CUST, 5, 'five batches of ten, each sent once');
+    assert.equal(stats.duplicate_deliveries, 0);
+    assert.equal(stats.customers, 50);
+  });
+});
