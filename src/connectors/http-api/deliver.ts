@@ -8,8 +8,8 @@ import type {
   SqlSession,
 } from '../../core/connector.ts';
 import { InletError } from '../../core/errors.ts';
-import { failpoint } from '../../engine/failpoint.ts';
 import type { Logger } from '../../core/logger.ts';
+import { failpoint } from '../../engine/failpoint.ts';
 import type { Endpoint } from './endpoint.ts';
 import type { RecordOutcome } from './responses.ts';
 import type { HttpSinkConfig } from './schema.ts';
