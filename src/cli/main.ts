@@ -24,6 +24,7 @@ const USAGE = `usage: inlet <command>
   schema                         print the job JSON Schema (draft-07) for editors
   runs [list] [--job NAME] [--json]
   runs show <run_id> [--json]    a run with its units
+  runs report <run_id> [--json]  reconciliation per file: read, sent, succeeded, updated, failed by code (CSV)
   quarantine <run_id> [--json]   the rejected records of a run, with their reasons
   decrypt <file.enc> [-o OUT] [--key-file K]...
                                  restore an encrypted archive (key: INLET_ENCRYPTION_KEY[_FILE] or --key-file)
@@ -90,11 +91,13 @@ export async function main(argv: string[], output: Output = processOutput): Prom
         const [sub = 'list', runId] = rest;
         if (sub === 'show' && runId)
           return await withStore((store) => runsCommand(store, { show: runId, json: values.json }, output));
+        if (sub === 'report' && runId)
+          return await withStore((store) => runsCommand(store, { report: runId, json: values.json }, output));
         if (sub === 'list')
           return await withStore((store) =>
             runsCommand(store, { json: values.json, job: values.job }, output),
           );
-        return usage('runs takes list or show <run_id>');
+        return usage('runs takes list, show <run_id> or report <run_id>');
       }
       case 'quarantine':
         if (rest.length !== 1) usage('quarantine takes one run id');

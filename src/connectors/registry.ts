@@ -10,6 +10,7 @@ import type {
 } from '../core/connector.ts';
 import { alertsSchema } from '../engine/alert-spec.ts';
 import { dispositionSchemas } from '../engine/disposition-spec.ts';
+import { reportingSchema } from '../engine/reporting.ts';
 import { scheduleSchema } from '../engine/schedule-spec.ts';
 import { segregationSchema } from '../engine/segregate.ts';
 import { transformStepSchema } from '../engine/transforms/index.ts';
@@ -82,6 +83,7 @@ export const jobSchema = z
     segregate: segregationSchema.optional(),
     on_success: onSuccess.optional(),
     on_failure: onFailure.optional(),
+    reporting: reportingSchema.optional(),
     engine: engineSchema.optional(),
   })
   .strict()

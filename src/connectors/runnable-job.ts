@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.ts';
 import { redactSecrets } from '../core/redact.ts';
 import type { UnitDispositions } from '../engine/dispositions.ts';
 import { fileKeyFromEnvironment } from '../engine/file-crypto.ts';
+import { createWebhookReporter } from '../engine/reporting.ts';
 import type { RunnableJob } from '../engine/run-job.ts';
 import { createSinks, createSource, type JobSpec, STORES } from './registry.ts';
 
@@ -37,6 +38,12 @@ export function createRunnableJob(
     recordedSpec: redactSecrets(spec),
     dispositions: createDispositions(spec, source, context),
     segregate: spec.segregate,
+    reporter: spec.reporting
+      ? createWebhookReporter(spec.reporting.webhook, {
+          allowPrivateNetworks: context.allowPrivateNetworks ?? false,
+          logger,
+        })
+      : undefined,
   };
 }
 

@@ -18,6 +18,8 @@ import { failpoint } from './failpoint.ts';
 import { newRunId } from './ids.ts';
 import { dropUnitTables, normalizeUnit } from './normalize.ts';
 import { writeRejectedRecords } from './rejected-records.ts';
+import { apiResponseSummary, buildReport } from './report.ts';
+import type { Reporter } from './reporting.ts';
 import { withRetry } from './retry.ts';
 import { type RoutedFile, routeFile, type SegregationSpec } from './segregate.ts';
 import type { TransformStep } from './transforms/index.ts';
@@ -36,6 +38,8 @@ export interface RunnableJob {
   dispositions?: UnitDispositions;
   /** Set for a landing-zone job: files are routed to folders and jobs instead of loaded. */
   segregate?: SegregationSpec;
+  /** Where file outcomes, API response summaries and run reports are published, if anywhere. */
+  reporter?: Reporter;
 }
 
 export interface RunOptions {
@@ -169,6 +173,8 @@ export async function runJob(job: RunnableJob, options: RunOptions): Promise<Run
       outcome: status,
       details: { run_id: runId, ...counts },
     });
+    // The report before run.finished, so that a log's last event stays the run's end.
+    await reportRun(job, store, runId, logger);
     logger.info({ status, ...counts }, 'run.finished');
     return {
       run_id: runId,
@@ -197,6 +203,29 @@ export async function closeConnections(job: RunnableJob, logger: Logger): Promis
     if (result.status === 'rejected')
       logger.warn({ error: String(result.reason) }, 'connection.close_failed');
   }
+}
+
+/** The run's reconciliation as a `report.run` log event, and published when the job reports. */
+async function reportRun(
+  job: RunnableJob,
+  store: MetadataStore,
+  runId: string,
+  logger: Logger,
+): Promise<void> {
+  const run = await store.getRun(runId);
+  if (!run) return;
+  const report = buildReport(run, await store.listUnits(runId));
+  logger.info(
+    { ...report.totals, identity_holds: report.identity_holds, files: report.files.length },
+    'report.run',
+  );
+  await job.reporter?.publish({
+    event: 'run.report',
+    job: job.name,
+    run_id: runId,
+    at: new Date().toISOString(),
+    report,
+  });
 }
 
 /** Applies a job's archive lifecycle rule, then closes its connections; returns how many archives expired. */
@@ -332,6 +361,7 @@ class JobRun {
       for (const [index, candidate] of candidates.entries()) {
         this.#signal.throwIfAborted();
         units.push(await this.#ingest(session, candidate, index + 1));
+        await this.#reportUnit(`${this.#runId}-${index + 1}`);
         this.#progress.unitsDone += 1;
         this.#report(this.#progress.stage);
       }
@@ -346,6 +376,33 @@ class JobRun {
     }
     this.#report('done');
     return { units, stageSeconds: this.stageSeconds };
+  }
+
+  /**
+   * Reports a finished unit: a `report.file` log event and, when the job publishes reporting
+   * events, its file outcome and a summary of the API's answers to its calls.
+   */
+  async #reportUnit(unitId: string): Promise<void> {
+    const { store } = this.#options;
+    const unit = (await store.listUnits(this.#runId)).find((u) => u.unitId === unitId);
+    const run = await store.getRun(this.#runId);
+    if (!unit || !run || unit.status === 'skipped') return;
+    const [file] = buildReport(run, [unit]).files;
+    if (!file) return;
+    this.#logger.info({ unit: unit.uri, ...file }, 'report.file');
+    const reporter = this.#job.reporter;
+    if (!reporter) return;
+    const base = { job: this.#job.name, run_id: this.#runId, at: new Date().toISOString() };
+    await reporter.publish({ event: 'file.outcome', ...base, file });
+    const calls = (await store.listHttpCalls(this.#runId)).filter((call) => call.unitUri === unit.uri);
+    if (calls.length) {
+      await reporter.publish({
+        event: 'api.responses',
+        ...base,
+        unit: unit.uri,
+        endpoints: apiResponseSummary(calls),
+      });
+    }
   }
 
   #quarantineDir(): string {
@@ -547,7 +604,8 @@ class JobRun {
       return outputs;
     });
     await this.#quarantineRejected(session, staged, landed.uri, unitId, seq, counts, logger);
-    await store.updateUnit(unitId, { status: 'loaded' });
+    const delivery = staged.find((output) => output.delivery)?.delivery;
+    await store.updateUnit(unitId, { status: 'loaded', delivery });
     failpoint('unit.loaded');
 
     this.#report('commit');
@@ -571,7 +629,6 @@ class JobRun {
     });
     this.#progress.rows += counts.received;
     logger.info({ ...counts }, 'unit.committed');
-    const delivery = staged.find((output) => output.delivery)?.delivery;
     if (delivery) {
       return this.#archive(
         unitId,

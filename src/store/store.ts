@@ -1,4 +1,4 @@
-import type { HttpCallRecord } from '../core/connector.ts';
+import type { DeliverySummary, HttpCallRecord } from '../core/connector.ts';
 /**
  * The metadata store: runs, the unit ledger, job locks, state (cursors), the quarantine
  * index and audit events. SQLite (node:sqlite) implements it for one machine; a
@@ -53,6 +53,8 @@ export interface UnitRecord extends Counts {
   manifest: unknown;
   /** Where the original went afterwards: its archive, the failed-files folder, or a routed folder. */
   movedTo: string | null;
+  /** For API sinks: what was sent, succeeded, routed and refused by code. */
+  delivery: DeliverySummary | null;
   startedAt: string;
   finishedAt: string | null;
 }
@@ -182,7 +184,10 @@ export interface MetadataStore {
   releaseJobLock(job: string, runId: string): Promise<void>;
 
   addUnit(
-    unit: Omit<UnitRecord, keyof Counts | 'error' | 'errorCode' | 'manifest' | 'finishedAt' | 'movedTo'>,
+    unit: Omit<
+      UnitRecord,
+      keyof Counts | 'error' | 'errorCode' | 'manifest' | 'finishedAt' | 'movedTo' | 'delivery'
+    >,
   ): Promise<void>;
   updateUnit(
     unitId: string,
@@ -197,6 +202,7 @@ export interface MetadataStore {
         | 'finishedAt'
         | 'contentHash'
         | 'movedTo'
+        | 'delivery'
       >
     >,
   ): Promise<void>;
@@ -274,6 +280,8 @@ export interface MetadataStore {
   delayRateSlots(key: string, untilMs: number): Promise<void>;
   /** Records one call an HTTP sink made. */
   recordHttpCall(call: HttpCallRecord): Promise<void>;
+  /** The calls a run made, oldest first. */
+  listHttpCalls(runId: string): Promise<(HttpCallRecord & { at: string })[]>;
   /** The final per-record outcomes of a batch delivered before (JSON), if any. */
   deliveredBatch(batchKey: string): Promise<string | undefined>;
   saveDeliveredBatch(batchKey: string, job: string, outcomes: string): Promise<void>;

@@ -104,6 +104,7 @@ describe('REST API, in process', () => {
       ['GET', '/runs', 'viewer'],
       ['GET', '/runs/x', 'viewer'],
       ['GET', '/runs/x/quarantine', 'viewer'],
+      ['GET', '/runs/x/report', 'viewer'],
       ['POST', '/runs/x/cancel', 'operator'],
       ['POST', '/runs/x/quarantine/replay', 'operator'],
       ['GET', '/audit', 'admin'],
@@ -242,6 +243,20 @@ describe('REST API, in process', () => {
         [6, 'required: user_id'],
       ],
     );
+    const report = (await app.inject({ url: `/runs/${runId}/report`, headers: bearer('viewer') })).json();
+    assert.equal(report.identity_holds, true);
+    assert.deepEqual(
+      [
+        report.totals.read,
+        report.totals.quarantined_by_validation,
+        report.totals.filtered,
+        report.totals.written,
+      ],
+      [7, 2, 1, 4],
+    );
+    const csv = await app.inject({ url: `/runs/${runId}/report?format=csv`, headers: bearer('viewer') });
+    assert.match(String(csv.headers['content-type']), /^text\/csv/);
+    assert.match(csv.body.split('\n')[2], /^TOTAL,succeeded,7,2,1,0,4,0,0,,4,/);
     const listed = (
       await app.inject({ url: '/runs?job=api-events&limit=1', headers: bearer('viewer') })
     ).json();
@@ -495,6 +510,7 @@ describe('REST API, in process', () => {
       '/runs',
       '/runs/{run_id}',
       '/runs/{run_id}/quarantine',
+      '/runs/{run_id}/report',
     ]) {
       assert.ok(openapi.paths[path], `OpenAPI documents ${path}`);
     }

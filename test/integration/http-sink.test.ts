@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type MockCrm, startMockCrm } from '../../examples/crm/mock-crm.ts';
@@ -16,7 +18,7 @@ interface Delivery {
 }
 
 /** The ADD_CUST job of seed 001: 8006 (customer exists) goes to UPD_CUST; 3217 and conflicts fail. */
-function usersJob(name: string, { batch = 2, concurrency = 2 } = {}): string {
+function usersJob(name: string, { batch = 2, concurrency = 2, extra = '' } = {}): string {
   return `name: ${name}
 source: { type: file, path: users.csv, format: { type: csv, header: true, infer_types: false } }
 sink:
@@ -50,7 +52,7 @@ sink:
         - when: { body: { "$.error": CONFLICTING_PROFILE } }
           outcome: fail
           code: "$.error"
-`;
+${extra}`;
 }
 
 async function token(crm: MockCrm): Promise<string> {
@@ -104,8 +106,24 @@ describe('http sink against the mock CRM', () => {
       join(dir, 'users.csv'),
       'customer_id,name,email\nc1,Ada,ada@example.com\nc2,Bob,bob.new@example.com\nc3,Cy,not-an-email\nc5,Eve,taken@example.com\n',
     );
-    writeFileSync(join(dir, 'rules.yaml'), usersJob('rules'));
-    const result = await run('rules.yaml');
+    const events: { event: string; [key: string]: unknown }[] = [];
+    const collector = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk) => {
+        body += chunk;
+      });
+      request.on('end', () => {
+        events.push(JSON.parse(body));
+        response.end('{}');
+      });
+    });
+    await new Promise<void>((done) => collector.listen(0, '127.0.0.1', done));
+    const { port } = collector.address() as AddressInfo;
+    writeFileSync(
+      join(dir, 'rules.yaml'),
+      usersJob('rules', { extra: `reporting:\n  webhook:\n    url: http://127.0.0.1:${port}/events\n` }),
+    );
+    const result = await run('rules.yaml').finally(() => collector.close());
     assert.equal(result.status, 'succeeded', JSON.stringify(result));
     assertIdentity(result);
     assert.deepEqual(result.counts, { received: 4, written: 2, quarantined: 2, filtered: 0 });
@@ -137,6 +155,55 @@ describe('http sink against the mock CRM', () => {
       ],
     );
     assert.match(rows[0].reason, /invalid source data: email/);
+
+    // The reconciliation report, from the CLI as JSON and CSV (the API serves the same).
+    const reported = await inlet(['runs', 'report', result.run_id, '--json'], { dataDir: join(dir, 'data') });
+    const report = JSON.parse(reported.stdout) as {
+      identity_holds: boolean;
+      totals: Record<string, unknown>;
+    };
+    assert.equal(report.identity_holds, true);
+    assert.deepEqual(
+      { ...report.totals, calls: undefined },
+      {
+        read: 4,
+        quarantined_by_validation: 0,
+        filtered: 0,
+        sent: 4,
+        succeeded: 1,
+        updated_via: { update: 1 },
+        failed_by_code: { '3217': 1, CONFLICTING_PROFILE: 1 },
+        written: 2,
+        calls: undefined,
+        retries: 0,
+      },
+    );
+    const csv = await inlet(['runs', 'report', result.run_id], { dataDir: join(dir, 'data') });
+    const [header, file, total] = csv.stdout.trim().split('\n');
+    assert.match(
+      header,
+      /^file,status,read,quarantined_by_validation,filtered,sent,succeeded,updated,failed_by_api,failed_by_code,written/,
+    );
+    assert.match(file, /users\.csv,committed,4,0,0,4,1,1,2,3217=1;CONFLICTING_PROFILE=1,2,/);
+    assert.match(total, /^TOTAL,succeeded,4,0,0,4,1,1,2,/);
+
+    // Every file outcome and API response summary, and the run report, reached the webhook.
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['file.outcome', 'api.responses', 'run.report'],
+    );
+    const responses = events[1].endpoints as {
+      endpoint: string;
+      calls: number;
+      by_status: Record<string, number>;
+    }[];
+    assert.deepEqual(
+      responses.map((r) => [r.endpoint.replace(crm.url, ''), r.by_status['200']]),
+      [
+        ['/api/ADD_CUST', 2],
+        ['/api/UPD_CUST', 2],
+      ],
+    );
     assert.match(rows[1].reason, /conflicting profile/);
     assert.equal(JSON.parse(rows[0].record).customer_id, 'c3');
   });

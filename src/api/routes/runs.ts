@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createReplaySource, replayable } from '../../connectors/quarantine/replay-source.ts';
 import { InletError } from '../../core/errors.ts';
 import { readQuarantine } from '../../engine/quarantine-reader.ts';
+import { buildReport, reportCsv } from '../../engine/report.ts';
 import type { RunStatus } from '../../store/store.ts';
 import type { ApiDeps } from '../app.ts';
 
@@ -147,6 +148,34 @@ export async function runRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
         ...(progress ? { progress } : {}),
         units: units.map(({ manifest: _manifest, ...unit }) => unit),
       };
+    },
+  );
+
+  app.get<{ Params: { run_id: string }; Querystring: { format?: 'json' | 'csv' } }>(
+    '/runs/:run_id/report',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary:
+          'Reconciliation per file and per run: read, sent, succeeded, updated via routes, failed by code, quarantined',
+        tags: ['runs'],
+        params: runParams,
+        querystring: {
+          type: 'object',
+          properties: { format: { type: 'string', enum: ['json', 'csv'] } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request, reply) => {
+      const run = await store.getRun(request.params.run_id);
+      if (!run) throw new InletError('INLET_E_RUN_NOT_FOUND', `no run ${request.params.run_id}`);
+      const report = buildReport(run, await store.listUnits(run.runId));
+      if (request.query.format !== 'csv') return report;
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="report-${run.runId}.csv"`)
+        .send(reportCsv(report));
     },
   );
 

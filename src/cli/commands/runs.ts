@@ -1,4 +1,5 @@
 import { InletError } from '../../core/errors.ts';
+import { buildReport, reportCsv } from '../../engine/report.ts';
 import { isAlive, markInterrupted } from '../../engine/run-job.ts';
 import type { MetadataStore, RunRecord } from '../../store/store.ts';
 import { formatNumber, type Output } from '../output.ts';
@@ -6,9 +7,16 @@ import { formatNumber, type Output } from '../output.ts';
 /** `inlet runs [list]` and `inlet runs show <run_id>`. */
 export async function runsCommand(
   store: MetadataStore,
-  args: { show?: string; json: boolean; job?: string },
+  args: { show?: string; report?: string; json: boolean; job?: string },
   output: Output,
 ): Promise<number> {
+  if (args.report) {
+    const run = await store.getRun(args.report);
+    if (!run) throw new InletError('INLET_E_RUN_NOT_FOUND', `no run ${args.report}`);
+    const report = buildReport(run, await store.listUnits(run.runId));
+    output.out(args.json ? JSON.stringify(report) : reportCsv(report).trimEnd());
+    return 0;
+  }
   // A run whose process is gone is shown as what it is, without waiting for the job's next run.
   for (const run of await store.listRuns({ status: 'running', limit: 1000 })) {
     if (!isAlive(run)) await markInterrupted(store, run.runId);

@@ -153,7 +153,10 @@ export class SqliteStore implements MetadataStore {
   }
 
   async addUnit(
-    unit: Omit<UnitRecord, keyof Counts | 'error' | 'errorCode' | 'manifest' | 'finishedAt' | 'movedTo'>,
+    unit: Omit<
+      UnitRecord,
+      keyof Counts | 'error' | 'errorCode' | 'manifest' | 'finishedAt' | 'movedTo' | 'delivery'
+    >,
   ): Promise<void> {
     this.#db
       .prepare(
@@ -187,6 +190,7 @@ export class SqliteStore implements MetadataStore {
         | 'finishedAt'
         | 'contentHash'
         | 'movedTo'
+        | 'delivery'
       >
     >,
   ): Promise<void> {
@@ -194,6 +198,7 @@ export class SqliteStore implements MetadataStore {
     for (const [key, value] of Object.entries(patch)) {
       if (value === undefined) continue;
       if (key === 'manifest') columns.manifest_json = JSON.stringify(value);
+      else if (key === 'delivery') columns.delivery_json = JSON.stringify(value);
       else columns[snake(key)] = value as SQLInputValue;
     }
     const names = Object.keys(columns);
@@ -623,6 +628,26 @@ export class SqliteStore implements MetadataStore {
       );
   }
 
+  async listHttpCalls(runId: string): Promise<(HttpCallRecord & { at: string })[]> {
+    const rows = this.#db
+      .prepare('SELECT * FROM http_calls WHERE run_id = ? ORDER BY id')
+      .all(runId) as Row[];
+    return rows.map((row) => ({
+      runId: String(row.run_id),
+      job: String(row.job),
+      unitUri: String(row.unit_uri),
+      endpoint: String(row.endpoint),
+      batchKey: String(row.batch_key),
+      attempt: Number(row.attempt),
+      status: Number(row.status),
+      requestId: textOrNull(row.request_id),
+      latencyMs: Number(row.latency_ms),
+      records: Number(row.records),
+      outcome: String(row.outcome),
+      at: String(row.at),
+    }));
+  }
+
   async deliveredBatch(batchKey: string): Promise<string | undefined> {
     const row = this.#db
       .prepare('SELECT outcomes_json FROM http_batches WHERE batch_key = ?')
@@ -732,6 +757,10 @@ function toUnit(row: Row): UnitRecord {
     errorCode: textOrNull(row.error_code),
     manifest: row.manifest_json === null ? null : JSON.parse(String(row.manifest_json)),
     movedTo: textOrNull(row.moved_to),
+    delivery:
+      row.delivery_json === null || row.delivery_json === undefined
+        ? null
+        : JSON.parse(String(row.delivery_json)),
     startedAt: String(row.started_at),
     finishedAt: textOrNull(row.finished_at),
     ...counts(row),

@@ -24,3 +24,6 @@ CREATE TABLE http_batches (
   outcomes_json TEXT NOT NULL,
   delivered_at TEXT NOT NULL
 );
+
+-- Per unit, what an API sink did with its records: sent, succeeded, routed, refused by code.
+ALTER TABLE units ADD COLUMN delivery_json TEXT;
