@@ -247,7 +247,10 @@ describe('http sink against the mock CRM', () => {
   it('holds the run while the circuit is open, probes, and delivers everything once the API recovers', async () => {
     await fetch(`${crm.url}/reset`, { method: 'POST' });
     crm.control({ failRate: 1 });
-    const recover = setTimeout(() => crm.control({ failRate: 0 }), 1500);
+    // The API recovers only after the breaker had to open (its third failure) and a probe failed too.
+    const recover = setInterval(() => {
+      if (crm.stats().failed_injected >= 5) crm.control({ failRate: 0 });
+    }, 20);
     try {
       writeFileSync(join(dir, 'users.csv'), usersCsv(20, 1000));
       writeFileSync(join(dir, 'breaker.yaml'), usersJob('breaker', { batch: 5, concurrency: 1 }));
@@ -260,7 +263,7 @@ describe('http sink against the mock CRM', () => {
       // Open, the breaker let only probes through: far fewer failed calls than attempts allowed.
       assert.ok(crm.stats().failed_injected < 15, JSON.stringify(crm.stats()));
     } finally {
-      clearTimeout(recover);
+      clearInterval(recover);
       crm.control({ failRate: 0 });
     }
   });
@@ -285,5 +288,134 @@ describe('http sink against the mock CRM', () => {
     assert.equal(stats.calls.ADD_CUST, 5, 'five batches of ten, each sent once');
     assert.equal(stats.duplicate_deliveries, 0);
     assert.equal(stats.customers, 50);
+  });
+
+  it('quarantines ADD_TRX records the API finds incomplete (624) and retries a call that timed out', async () => {
+    await fetch(`${crm.url}/reset`, { method: 'POST' });
+    writeFileSync(
+      join(dir, 'trx.csv'),
+      'trx_id,customer_id,amount,currency,ts\nt1,c1,10.5,EUR,2026-11-01T10:00:00Z\nt2,c1,,EUR,2026-11-01T11:00:00Z\nt3,c2,7,EUR,2026-11-01T12:00:00Z\n',
+    );
+    writeFileSync(
+      join(dir, 'trx.yaml'),
+      `name: trx
+source: { type: file, path: trx.csv, format: { type: csv, header: true, infer_types: false } }
+sink:
+  type: http
+  url: \${CRM}/api/ADD_TRX
+  body: { wrap: records }
+  per_record: "$.results[*]"
+  timeout_seconds: 0.5
+  retry: { max_attempts: 5, initial_delay_ms: 5, max_delay_ms: 20 }
+  auth:
+    type: oauth2_client_credentials
+    token_url: \${CRM}/oauth/token
+    client_id: inlet
+    client_secret: inlet-secret
+  responses:
+    - when: { body: { "$.code": 624 } }
+      outcome: fail
+`,
+    );
+    // The first call is held without an answer: the sink times out and sends it again.
+    crm.control({ timeoutRate: 1 });
+    const release = setInterval(() => {
+      if (crm.stats().timeouts >= 1) crm.control({ timeoutRate: 0 });
+    }, 20);
+    const result = await run('trx.yaml').finally(() => clearInterval(release));
+    assert.equal(result.status, 'succeeded', JSON.stringify(result.units));
+    assert.deepEqual(result.counts, { received: 3, written: 2, quarantined: 1, filtered: 0 });
+    const delivery = (result.units[0] as { delivery?: Delivery }).delivery!;
+    assert.deepEqual(delivery.failedByCode, { '624': 1 });
+    assert.ok(delivery.retries >= 1, 'the timed-out call was sent again');
+    assert.ok(crm.stats().timeouts >= 1);
+    assert.equal(crm.stats().transactions, 2);
+  });
+
+  it('waits out a 429 for as long as Retry-After says, then delivers', async () => {
+    const arrivals: number[] = [];
+    const api = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        arrivals.push(Date.now());
+        if (arrivals.length === 1) {
+          response.writeHead(429, { 'retry-after': '1', 'content-type': 'application/json' });
+          response.end('{"code":429}');
+        } else {
+          response.writeHead(200, { 'content-type': 'application/json' });
+          response.end('{"ok":true}');
+        }
+      });
+    });
+    await new Promise<void>((done) => api.listen(0, '127.0.0.1', done));
+    try {
+      writeFileSync(join(dir, 'users.csv'), usersCsv(3, 3000));
+      writeFileSync(
+        join(dir, 'throttled.yaml'),
+        `name: throttled
+source: { type: file, path: users.csv, format: { type: csv, header: true } }
+sink:
+  type: http
+  url: http://127.0.0.1:${(api.address() as AddressInfo).port}/ingest
+  retry: { max_attempts: 3, initial_delay_ms: 1, max_delay_ms: 1 }
+`,
+      );
+      const result = await run('throttled.yaml');
+      assert.equal(result.status, 'succeeded');
+      assert.equal(result.counts.written, 3);
+      assert.equal(arrivals.length, 2);
+      assert.ok(
+        arrivals[1] - arrivals[0] >= 1000,
+        `retried after ${arrivals[1] - arrivals[0]} ms, not Retry-After`,
+      );
+    } finally {
+      api.close();
+    }
+  });
+
+  it('shares one rate limit between two runs of different jobs calling the same API', async () => {
+    const arrivals: { at: number; job: string }[] = [];
+    const api = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        arrivals.push({ at: Date.now(), job: String(request.headers['x-job']) });
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end('{}');
+      });
+    });
+    await new Promise<void>((done) => api.listen(0, '127.0.0.1', done));
+    try {
+      const port = (api.address() as AddressInfo).port;
+      writeFileSync(join(dir, 'many.csv'), usersCsv(10, 4000));
+      for (const name of ['limited-a', 'limited-b']) {
+        writeFileSync(
+          join(dir, `${name}.yaml`),
+          `name: ${name}
+source: { type: file, path: many.csv, format: { type: csv, header: true } }
+sink:
+  type: http
+  url: http://127.0.0.1:${port}/ingest
+  headers: { X-Job: ${name} }
+  batch: { max_records: 1 }
+  concurrency: 4
+  rate_limit: { calls_per_minute: 600 }
+`,
+        );
+      }
+      const [a, b] = await Promise.all([run('limited-a.yaml'), run('limited-b.yaml')]);
+      assert.equal(a.counts.written + b.counts.written, 20);
+      assert.equal(arrivals.length, 20);
+      assert.ok(new Set(arrivals.map((x) => x.job)).size === 2);
+      // 600 a minute is one call per 100 ms between both runs: no second holds more than 10
+      // (+1 where a window's two ends both touch a call).
+      const times = arrivals.map((x) => x.at).sort((p, q) => p - q);
+      for (const [i, start] of times.entries()) {
+        const inWindow = times.slice(i).filter((t) => t < start + 1000).length;
+        assert.ok(inWindow <= 11, `${inWindow} calls within a second from ${i}`);
+      }
+      assert.ok(times.at(-1)! - times[0] >= 1800, 'twenty calls took at least 1.9 s at 600 a minute');
+    } finally {
+      api.close();
+    }
   });
 });
