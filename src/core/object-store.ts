@@ -56,6 +56,12 @@ export interface ObjectStore {
   move(from: string, to: string, signal?: AbortSignal): Promise<void>;
   /** Deletes an object; deleting one that is already gone is not an error. */
   delete(key: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Whether a folder exists, for stores that have folders (disk, SFTP): an empty listing of
+   * a folder that is not there is a typo in the job, not "no files yet". Stores without real
+   * folders (S3, Azure) leave it out.
+   */
+  folderExists?(prefix: string, signal?: AbortSignal): Promise<boolean>;
   /** Releases connections. */
   close(): Promise<void>;
 }

@@ -95,7 +95,15 @@ export function createObjectSource(options: ObjectSourceOptions): ObjectSource {
     dedupeByContent: true,
 
     async list(signal): Promise<UnitCandidate[]> {
-      const objects = await settled(await listMatching(signal), signal);
+      const listed = await listMatching(signal);
+      if (!listed.length && store.folderExists && !(await store.folderExists(prefix, signal))) {
+        throw new InletError(
+          'INLET_E_SOURCE_NOT_FOUND',
+          `the source folder ${uriOf(prefix)} does not exist`,
+          { details: { path: 'source.path' } },
+        );
+      }
+      const objects = await settled(listed, signal);
       return objects.map((object) => {
         const uri = uriOf(object.key);
         keys.set(uri, object.key);

@@ -386,7 +386,8 @@ class JobRun {
     const { store } = this.#options;
     const unit = (await store.listUnits(this.#runId)).find((u) => u.unitId === unitId);
     const run = await store.getRun(this.#runId);
-    if (!unit || !run || unit.status === 'skipped') return;
+    // Unchanged files are not news; duplicates are (their unit carries what they duplicate).
+    if (!unit || !run || (unit.status === 'skipped' && !unit.error)) return;
     const [file] = buildReport(run, [unit]).files;
     if (!file) return;
     this.#logger.info({ unit: unit.uri, ...file }, 'report.file');

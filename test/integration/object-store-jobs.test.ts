@@ -317,4 +317,28 @@ segregate:
     assert.equal(routed.code, 2);
     assert.match(routed.stderr, /segregate .*no transforms or sinks/);
   });
+
+  it('names an SFTP source folder that does not exist instead of reporting no files', async () => {
+    const job = join(dir, 'typo.yaml');
+    writeFileSync(
+      job,
+      `name: typo
+source:
+  type: sftp
+  host: 127.0.0.1
+  port: \${SFTP_PORT}
+  username: \${SFTP_USER}
+  password: \${SFTP_PASSWORD}
+  path: \${HOME_DIR}/landnig
+  format: { type: csv }
+sink: { type: file, path: out/typo }
+`,
+    );
+    const result = await inlet(['run', job], { dataDir: join(dir, 'data'), env });
+    assert.equal(result.code, 2, 'a job problem, like a missing local folder');
+    assert.match(
+      result.stderr,
+      /the source folder sftp:\/\/127\.0\.0\.1:\d+\/.*\/landnig\/? does not exist \[INLET_E_SOURCE_NOT_FOUND\]/,
+    );
+  });
 });

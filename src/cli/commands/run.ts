@@ -67,12 +67,14 @@ function printSummary(summary: RunSummary, output: Output): void {
     `  received ${formatNumber(counts.received)} · written ${formatNumber(counts.written)} · quarantined ${formatNumber(counts.quarantined)} · filtered ${formatNumber(counts.filtered)}`,
   );
   for (const unit of summary.units) {
-    const tally =
-      unit.status === 'skipped'
-        ? 'unchanged'
+    const tally = unit.routed
+      ? `routed as ${unit.routed.kind ?? 'unmatched'}${unit.routed.job ? ` for ${unit.routed.job}` : ''}`
+      : unit.status === 'skipped'
+        ? (unit.reason ?? 'unchanged')
         : `${formatNumber(unit.received)} in, ${formatNumber(unit.written)} written, ${formatNumber(unit.quarantined)} quarantined, ${formatNumber(unit.filtered)} filtered`;
+    const where = unit.moved_to ? `\n            → ${unit.moved_to}` : '';
     output.out(
-      `  ${unit.status.padEnd(9)} ${unit.uri}  ${tally}${unit.error ? `\n            ${unit.error}` : ''}`,
+      `  ${unit.status.padEnd(9)} ${unit.uri}  ${tally}${unit.error ? `\n            ${unit.error}` : ''}${where}`,
     );
   }
   if (counts.quarantined) output.out(`  see the rejected rows: inlet quarantine ${summary.run_id}`);

@@ -214,12 +214,13 @@ async function sendUntilFinal(
       await sleep(answer.retryAfterMs ?? backoff(attempt, config), undefined, { signal: context.signal });
     }
   }
-  for (const i of pending) {
-    finals[i] = {
-      outcome: 'fail',
-      code: last.code,
-      reason: `gave up after ${config.retry.max_attempts} attempts: ${last.reason}`,
-    };
+  if (pending.length) {
+    // Not the records' fault: the unit fails as transient and its file stays for the next run,
+    // which resends only the batches not yet acknowledged.
+    throw new InletError(
+      'INLET_E_REMOTE',
+      `${endpoint.url}: ${pending.length} record(s) still unanswered after ${config.retry.max_attempts} attempts (${last.code}: ${last.reason}); delivered batches are kept, the rest is sent next run`,
+    );
   }
   if (finals.some((f) => f === undefined))
     throw new InletError('INLET_E_INTERNAL', 'a record was left without an outcome');

@@ -23,7 +23,9 @@ function first(path: string, json: unknown): unknown {
 }
 
 function statusMatches(expected: ResponseRule['when']['status'], status: number): boolean {
-  if (expected === undefined) return true;
+  // A rule without a status is about what a successful answer says (APIs that answer 200
+  // with an error code): a 503 or a timeout must not fall into a catch-all and lose its retry.
+  if (expected === undefined) return status >= 200 && status < 300;
   if (typeof expected === 'number') return expected === status;
   if (Array.isArray(expected)) return expected.includes(status);
   return Math.floor(status / 100) === Number(expected[0]);

@@ -39,7 +39,9 @@ const ruleSchema = z
         status: z
           .union([z.number().int(), z.array(z.number().int()).min(1), z.string().regex(/^[1-5]xx$/)])
           .optional()
-          .describe('HTTP status, a list of them, or a class such as "5xx".'),
+          .describe(
+            'HTTP status, a list of them, or a class such as "5xx"; without it the rule applies to 2xx answers only.',
+          ),
         body: z
           .record(z.string(), z.union([conditionValue, z.array(conditionValue).min(1)]))
           .optional()

@@ -54,6 +54,11 @@ export function createLocalStore(rootPath: string): ObjectStore {
       return infos.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     },
     stat: (key) => infoOf(pathOf(key)),
+    async folderExists(prefix) {
+      const folder = prefix.replace(/\/+$/, '');
+      const info = await stat(folder ? pathOf(folder) : root).catch(() => null);
+      return info?.isDirectory() ?? false;
+    },
     async read(key, options = {}) {
       const path = pathOf(key);
       if (!(await infoOf(path))) throw notFound(key, root);

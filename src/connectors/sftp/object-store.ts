@@ -156,6 +156,13 @@ export function createSftpStore(options: SftpStoreOptions, logger: Logger): Obje
 
     stat: statKey,
 
+    async folderExists(prefix, signal) {
+      const folder = pathOf(prefix.replace(/\/+$/, ''));
+      return (
+        (await call(`checking ${folder}`, folder, ({ client }) => client.exists(folder), signal)) === 'd'
+      );
+    },
+
     async read(key, readOptions = {}) {
       const path = pathOf(key);
       const stream = await call(
