@@ -43,6 +43,17 @@ describe('job files', () => {
     assert.deepEqual(found, [{ path: 'opts.s', line: 4, message: 'environment variable NOPE is not set' }]);
   });
 
+  it('reads an unquoted ${VAR} that is the whole value as a number or boolean, a quoted one as text', () => {
+    const job = parse('name: "${N}"\nopts:\n  n: ${N}\n', { env: { N: '42' } });
+    assert.equal(job.spec.name, '42');
+    assert.equal(job.spec.opts.n, 42);
+    const found = problems(() => parse('name: a\nopts:\n  n: "${N}"\n', { env: { N: '42' } }));
+    assert.deepEqual(
+      found.map((p) => p.path),
+      ['opts.n'],
+    );
+  });
+
   it('applies --set overrides with YAML types before validating', () => {
     const job = parse('name: a\nopts: { n: 1 }\nlist: [x, y]\n', {
       overrides: ['opts.n=42', 'list[1]=z', 'opts.s=hello world'],

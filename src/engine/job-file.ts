@@ -128,7 +128,8 @@ function interpolate(
   visit(doc, {
     Scalar(_key, node, ancestry) {
       if (typeof node.value !== 'string' || !node.value.includes('$')) return;
-      node.value = node.value.replace(
+      const whole = node.type === 'PLAIN' && /^\$\{[^}]+\}$/.test(node.value);
+      const text = node.value.replace(
         ENV_REFERENCE,
         (match, name: string | undefined, fallback: string | undefined) => {
           if (match === '$$') return '$';
@@ -137,8 +138,17 @@ function interpolate(
           return value ?? '';
         },
       );
+      // `port: ${SFTP_PORT}` unquoted is a number, as if the value had been written there;
+      // quoting it ("${SFTP_PORT}") keeps it a string.
+      node.value = whole ? plainScalar(text) : text;
     },
   });
+}
+
+function plainScalar(text: string): string | number | boolean {
+  if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+  if (text === 'true' || text === 'false') return text === 'true';
+  return text;
 }
 
 function pathOf(ancestry: readonly unknown[], node: Node): string {

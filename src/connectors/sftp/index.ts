@@ -15,13 +15,7 @@ import { createSftpStore } from './object-store.ts';
 /** The connection keys of an SFTP server; stable, also what a reusable connection holds. */
 const connectionKeys = {
   host: z.string().min(1).describe('Server name or address.'),
-  port: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(65535)
-    .default(22)
-    .describe('Default 22; ${VAR} values are read as numbers.'),
+  port: z.number().int().min(1).max(65535).default(22),
   username: z.string().min(1),
   password: z.string().optional().describe('Password authentication (secret).'),
   private_key: z.string().optional().describe('Private key text, OpenSSH or PEM (secret); e.g. ${SFTP_KEY}.'),
