@@ -105,6 +105,7 @@ describe('REST API, in process', () => {
       ['GET', '/runs/x', 'viewer'],
       ['GET', '/runs/x/quarantine', 'viewer'],
       ['GET', '/runs/x/report', 'viewer'],
+      ['GET', '/runs/x/calls', 'viewer'],
       ['POST', '/runs/x/cancel', 'operator'],
       ['POST', '/runs/x/quarantine/replay', 'operator'],
       ['GET', '/audit', 'admin'],

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type MockCrm, startMockCrm } from '../../examples/crm/mock-crm.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { assertIdentity, inlet, runJob, tempDir } from '../helpers.ts';
 
 interface Delivery {
@@ -186,6 +187,20 @@ describe('http sink against the mock CRM', () => {
     );
     assert.match(file, /users\.csv,committed,4,0,0,4,1,1,2,3217=1;CONFLICTING_PROFILE=1,2,/);
     assert.match(total, /^TOTAL,succeeded,4,0,0,4,1,1,2,/);
+
+    // Every call is on record with the API's request id, status, latency and outcome.
+    const store = new SqliteStore(join(dir, 'data', 'inlet.db'));
+    const calls = await store.listHttpCalls(result.run_id).finally(() => store.close());
+    assert.deepEqual(
+      calls.map((c) => [c.endpoint.replace(crm.url, ''), c.status, c.records, c.outcome]).sort(),
+      [
+        ['/api/ADD_CUST', 200, 2, '1 fail:3217, 1 route:update'],
+        ['/api/ADD_CUST', 200, 2, '1 success, 1 route:update'],
+        ['/api/UPD_CUST', 200, 1, '1 fail:CONFLICTING_PROFILE'],
+        ['/api/UPD_CUST', 200, 1, '1 success'],
+      ],
+    );
+    assert.ok(calls.every((c) => /^[0-9a-f-]{36}$/.test(c.requestId ?? '') && c.latencyMs > 0));
 
     // Every file outcome and API response summary, and the run report, reached the webhook.
     assert.deepEqual(

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createReplaySource, replayable } from '../../connectors/quarantine/replay-source.ts';
 import { InletError } from '../../core/errors.ts';
 import { readQuarantine } from '../../engine/quarantine-reader.ts';
-import { buildReport, reportCsv } from '../../engine/report.ts';
+import { apiResponseSummary, buildReport, reportCsv } from '../../engine/report.ts';
 import type { RunStatus } from '../../store/store.ts';
 import type { ApiDeps } from '../app.ts';
 
@@ -176,6 +176,40 @@ export async function runRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
         .type('text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="report-${run.runId}.csv"`)
         .send(reportCsv(report));
+    },
+  );
+
+  app.get<{ Params: { run_id: string }; Querystring: { offset?: number; limit?: number } }>(
+    '/runs/:run_id/calls',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary:
+          'Every API call an http sink made in the run: endpoint, attempt, status, request id, latency, outcome',
+        tags: ['runs'],
+        params: runParams,
+        querystring: {
+          type: 'object',
+          properties: {
+            offset: { type: 'integer', minimum: 0, default: 0 },
+            limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request) => {
+      if (!(await store.getRun(request.params.run_id)))
+        throw new InletError('INLET_E_RUN_NOT_FOUND', `no run ${request.params.run_id}`);
+      const calls = await store.listHttpCalls(request.params.run_id);
+      const offset = request.query.offset ?? 0;
+      const limit = request.query.limit ?? 1000;
+      return {
+        run_id: request.params.run_id,
+        total: calls.length,
+        calls: calls.slice(offset, offset + limit),
+        summary: apiResponseSummary(calls),
+      };
     },
   );
 
