@@ -73,10 +73,10 @@ export class Endpoint {
     this.#allowPrivate = options.allowPrivateNetworks ?? false;
     const limit = options.sink.rate_limit;
     if (limit && options.shared) {
-      // Keyed by origin: a rate limit belongs to the API, not to one path of it.
+      // Keyed by origin unless named: a rate limit belongs to the API (or a credential's quota), not to one path.
       this.#limiter = new SharedRateLimiter({
         store: options.shared,
-        key: `http:${new URL(options.config.url).origin}`,
+        key: `http:${limit.quota ?? new URL(options.config.url).origin}`,
         callsPerMinute: limit.calls_per_minute,
         burst: limit.burst,
       });

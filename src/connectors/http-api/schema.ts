@@ -109,6 +109,13 @@ export const httpSinkSchema = z
           .describe(
             'Calls allowed at once beyond the even spacing (0 = never above the limit in any minute).',
           ),
+        quota: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            'Name of the quota the calls spend (default: the API origin): jobs and workers using one name share one limit; separate credentials get separate names.',
+          ),
       })
       .strict()
       .optional()
