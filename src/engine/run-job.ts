@@ -384,7 +384,7 @@ class JobRun {
    */
   async #reportUnit(unitId: string): Promise<void> {
     const { store } = this.#options;
-    const unit = (await store.listUnits(this.#runId)).find((u) => u.unitId === unitId);
+    const unit = await store.getUnit(unitId);
     const run = await store.getRun(this.#runId);
     // Unchanged files are not news; duplicates are (their unit carries what they duplicate).
     if (!unit || !run || (unit.status === 'skipped' && !unit.error)) return;
@@ -395,7 +395,7 @@ class JobRun {
     if (!reporter) return;
     const base = { job: this.#job.name, run_id: this.#runId, at: new Date().toISOString() };
     await reporter.publish({ event: 'file.outcome', ...base, file });
-    const calls = (await store.listHttpCalls(this.#runId)).filter((call) => call.unitUri === unit.uri);
+    const calls = await store.listHttpCalls(this.#runId, unit.uri);
     if (calls.length) {
       await reporter.publish({
         event: 'api.responses',

@@ -207,6 +207,7 @@ export interface MetadataStore {
     >,
   ): Promise<void>;
   listUnits(runId: string): Promise<UnitRecord[]>;
+  getUnit(unitId: string): Promise<UnitRecord | undefined>;
   /** The latest committed unit of a job with this URI: what "already ingested" is judged against. */
   lastCommittedUnit(job: string, uri: string): Promise<UnitRecord | undefined>;
   /** A committed unit of the job with this content, under any name (a re-uploaded duplicate). */
@@ -280,8 +281,8 @@ export interface MetadataStore {
   delayRateSlots(key: string, untilMs: number): Promise<void>;
   /** Records one call an HTTP sink made. */
   recordHttpCall(call: HttpCallRecord): Promise<void>;
-  /** The calls a run made, oldest first. */
-  listHttpCalls(runId: string): Promise<(HttpCallRecord & { at: string })[]>;
+  /** The calls a run made (for one unit when given), oldest first. */
+  listHttpCalls(runId: string, unitUri?: string): Promise<(HttpCallRecord & { at: string })[]>;
   /** The final per-record outcomes of a batch delivered before (JSON), if any. */
   deliveredBatch(batchKey: string): Promise<string | undefined>;
   saveDeliveredBatch(batchKey: string, job: string, outcomes: string): Promise<void>;

@@ -208,6 +208,11 @@ export class SqliteStore implements MetadataStore {
       .run(...names.map((name) => columns[name]), unitId);
   }
 
+  async getUnit(unitId: string): Promise<UnitRecord | undefined> {
+    const row = this.#db.prepare('SELECT * FROM units WHERE unit_id = ?').get(unitId) as Row | undefined;
+    return row && toUnit(row);
+  }
+
   async listUnits(runId: string): Promise<UnitRecord[]> {
     return (this.#db.prepare('SELECT * FROM units WHERE run_id = ? ORDER BY seq').all(runId) as Row[]).map(
       toUnit,

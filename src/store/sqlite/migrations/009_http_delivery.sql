@@ -27,3 +27,4 @@ CREATE TABLE http_batches (
 
 -- Per unit, what an API sink did with its records: sent, succeeded, routed, refused by code.
 ALTER TABLE units ADD COLUMN delivery_json TEXT;
+CREATE INDEX http_calls_unit ON http_calls (run_id, unit_uri);
