@@ -11,18 +11,25 @@ import type {
 } from '../core/connector.ts';
 import { InletError, toInletError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import type { Counts, MetadataStore, RunStatus } from '../store/store.ts';
-import { applyLifecycle, archiveUnit, moveUnitAside, type UnitDispositions } from './dispositions.ts';
+import { type Counts, emptyCounts, type MetadataStore, type RunStatus } from '../store/store.ts';
+import { applyLifecycle, type UnitDispositions } from './dispositions.ts';
 import { DuckDbSession } from './duckdb-session.ts';
 import { failpoint } from './failpoint.ts';
 import { newRunId } from './ids.ts';
 import { dropUnitTables, normalizeUnit } from './normalize.ts';
 import { writeRejectedRecords } from './rejected-records.ts';
-import { apiResponseSummary, buildReport } from './report.ts';
 import type { Reporter } from './reporting.ts';
 import { withRetry } from './retry.ts';
-import { type RoutedFile, routeFile, type SegregationSpec } from './segregate.ts';
+import type { RoutedFile, SegregationSpec } from './segregate.ts';
 import type { TransformStep } from './transforms/index.ts';
+import {
+  archiveOriginal,
+  moveOriginalAside,
+  type OutcomeContext,
+  reportRun,
+  reportUnit,
+  routeUnit,
+} from './unit-outcomes.ts';
 
 /** A job ready to run: its connectors already created from the spec. */
 export interface RunnableJob {
@@ -91,8 +98,6 @@ export interface RunSummary {
   error?: string;
 }
 
-const zeroCounts = (): Counts => ({ received: 0, written: 0, quarantined: 0, filtered: 0 });
-
 /**
  * Runs a job once through the staged run: plan → extract → normalize → load → commit,
  * one unit at a time, with a ledger row per unit. First finishes what a crashed run of
@@ -146,7 +151,7 @@ export async function runJob(job: RunnableJob, options: RunOptions): Promise<Run
         status: signal.aborted ? 'interrupted' : 'failed',
         error: failure.message,
         stageSeconds: run.stageSeconds,
-        ...zeroCounts(),
+        ...emptyCounts(),
       });
       await store.appendAudit({
         actor: options.actor ?? 'cli',
@@ -159,7 +164,7 @@ export async function runJob(job: RunnableJob, options: RunOptions): Promise<Run
       throw failure;
     }
     const { units, stageSeconds } = executed;
-    const counts = units.reduce((sum, u) => addCounts(sum, u), zeroCounts());
+    const counts = units.reduce((sum, u) => addCounts(sum, u), emptyCounts());
     const failed = units.filter((u) => u.status === 'failed');
     const status: RunStatus = failed.length ? 'failed' : 'succeeded';
     const error = failed.length
@@ -205,29 +210,6 @@ export async function closeConnections(job: RunnableJob, logger: Logger): Promis
   }
 }
 
-/** The run's reconciliation as a `report.run` log event, and published when the job reports. */
-async function reportRun(
-  job: RunnableJob,
-  store: MetadataStore,
-  runId: string,
-  logger: Logger,
-): Promise<void> {
-  const run = await store.getRun(runId);
-  if (!run) return;
-  const report = buildReport(run, await store.listUnits(runId));
-  logger.info(
-    { ...report.totals, identity_holds: report.identity_holds, files: report.files.length },
-    'report.run',
-  );
-  await job.reporter?.publish({
-    event: 'run.report',
-    job: job.name,
-    run_id: runId,
-    at: new Date().toISOString(),
-    report,
-  });
-}
-
 /** Applies a job's archive lifecycle rule, then closes its connections; returns how many archives expired. */
 export async function housekeepJob(job: RunnableJob, logger: Logger): Promise<number> {
   const plan = job.dispositions?.onSuccess;
@@ -269,7 +251,7 @@ async function recoverInterruptedRuns(job: RunnableJob, options: RunOptions, log
         status: 'failed',
         error: 'interrupted',
         errorCode: 'INLET_E_INTERRUPTED',
-        ...zeroCounts(),
+        ...emptyCounts(),
       });
     }
   }
@@ -288,7 +270,7 @@ export async function markInterrupted(store: MetadataStore, runId: string): Prom
   if (run?.status !== 'running') return;
   const counts = (await store.listUnits(runId))
     .filter((u) => u.status === 'committed')
-    .reduce((sum, u) => addCounts(sum, u), zeroCounts());
+    .reduce((sum, u) => addCounts(sum, u), emptyCounts());
   await store.finishRun(runId, {
     status: 'interrupted',
     error: 'the process stopped before the run finished',
@@ -320,6 +302,8 @@ class JobRun {
   /** The unit whose files are being moved into place, if any. */
   #committing: string | null = null;
   readonly #progress: RunProgress;
+  /** What archiving, moving aside, routing and reporting need from this run. */
+  readonly #outcomes: OutcomeContext;
 
   constructor(job: RunnableJob, options: RunOptions, runId: string, logger: Logger, signal: AbortSignal) {
     this.#job = job;
@@ -329,6 +313,7 @@ class JobRun {
     this.#signal = signal;
     this.#spoolDir = resolve(options.dataDir, 'spool', runId);
     this.#progress = { runId, stage: 'plan', unitsTotal: 0, unitsDone: 0, rows: 0 };
+    this.#outcomes = { job, store: options.store, runId, logger, signal };
   }
 
   async execute(): Promise<{ units: UnitSummary[]; stageSeconds: Record<string, number> }> {
@@ -361,7 +346,7 @@ class JobRun {
       for (const [index, candidate] of candidates.entries()) {
         this.#signal.throwIfAborted();
         units.push(await this.#ingest(session, candidate, index + 1));
-        await this.#reportUnit(`${this.#runId}-${index + 1}`);
+        await reportUnit(this.#outcomes, `${this.#runId}-${index + 1}`);
         this.#progress.unitsDone += 1;
         this.#report(this.#progress.stage);
       }
@@ -376,34 +361,6 @@ class JobRun {
     }
     this.#report('done');
     return { units, stageSeconds: this.stageSeconds };
-  }
-
-  /**
-   * Reports a finished unit: a `report.file` log event and, when the job publishes reporting
-   * events, its file outcome and a summary of the API's answers to its calls.
-   */
-  async #reportUnit(unitId: string): Promise<void> {
-    const { store } = this.#options;
-    const unit = await store.getUnit(unitId);
-    const run = await store.getRun(this.#runId);
-    // Unchanged files are not news; duplicates are (their unit carries what they duplicate).
-    if (!unit || !run || (unit.status === 'skipped' && !unit.error)) return;
-    const [file] = buildReport(run, [unit]).files;
-    if (!file) return;
-    this.#logger.info({ unit: unit.uri, ...file }, 'report.file');
-    const reporter = this.#job.reporter;
-    if (!reporter) return;
-    const base = { job: this.#job.name, run_id: this.#runId, at: new Date().toISOString() };
-    await reporter.publish({ event: 'file.outcome', ...base, file });
-    const calls = await store.listHttpCalls(this.#runId, unit.uri);
-    if (calls.length) {
-      await reporter.publish({
-        event: 'api.responses',
-        ...base,
-        unit: unit.uri,
-        endpoints: apiResponseSummary(calls),
-      });
-    }
   }
 
   #quarantineDir(): string {
@@ -431,7 +388,7 @@ class JobRun {
     const unitLogger = this.#logger.child({ unit: candidate.uri });
     const rebuild = this.#options.reprocess || this.#job.sinks.some((sink) => sink.rebuildsEachRun);
     const previous = rebuild ? undefined : await store.lastCommittedUnit(this.#job.name, candidate.uri);
-    const skipped: UnitSummary = { uri: candidate.uri, status: 'skipped', ...zeroCounts() };
+    const skipped: UnitSummary = { uri: candidate.uri, status: 'skipped', ...emptyCounts() };
     const unitId = `${this.#runId}-${seq}`;
     const record = {
       unitId,
@@ -443,12 +400,13 @@ class JobRun {
       mtimeMs: candidate.mtimeMs,
       startedAt: new Date().toISOString(),
     };
-    if (this.#job.segregate) return this.#route(candidate, record, unitLogger);
+    if (this.#job.segregate) return routeUnit(this.#outcomes, candidate, record, unitLogger);
     if (previous && previous.size === candidate.size && previous.mtimeMs === candidate.mtimeMs) {
       await store.addUnit({ ...record, contentHash: previous.contentHash, status: 'skipped' });
       unitLogger.info({ reason: 'unchanged' }, 'unit.skipped');
       // Still here although ingested: its archiving was cut short last time.
-      return this.#archive(
+      return archiveOriginal(
+        this.#outcomes,
         unitId,
         candidate,
         previous.contentHash,
@@ -475,11 +433,12 @@ class JobRun {
         finishedAt: new Date().toISOString(),
       });
       unitLogger.error({ code: failure.code, error: failure.message }, 'unit.failed');
-      return this.#moveAside(
+      return moveOriginalAside(
+        this.#outcomes,
         unitId,
         candidate,
         failure,
-        { uri: candidate.uri, status: 'failed', error: failure.message, ...zeroCounts() },
+        { uri: candidate.uri, status: 'failed', error: failure.message, ...emptyCounts() },
         unitLogger,
       );
     }
@@ -491,7 +450,8 @@ class JobRun {
         { reason: 'duplicate', duplicate_of: duplicateOf.uri, run_id_of: duplicateOf.runId },
         'unit.skipped',
       );
-      return this.#archive(
+      return archiveOriginal(
+        this.#outcomes,
         unitId,
         candidate,
         duplicateOf.contentHash,
@@ -516,11 +476,12 @@ class JobRun {
       });
       unitLogger.error({ code: failure.code, error: failure.message }, 'unit.failed');
       for (const sink of this.#job.sinks) await sink.discardStaging(this.#runId);
-      return this.#moveAside(
+      return moveOriginalAside(
+        this.#outcomes,
         unitId,
         candidate,
         failure,
-        { uri: candidate.uri, status: 'failed', error: failure.message, ...zeroCounts() },
+        { uri: candidate.uri, status: 'failed', error: failure.message, ...emptyCounts() },
         unitLogger,
       );
     } finally {
@@ -631,7 +592,8 @@ class JobRun {
     this.#progress.rows += counts.received;
     logger.info({ ...counts }, 'unit.committed');
     if (delivery) {
-      return this.#archive(
+      return archiveOriginal(
+        this.#outcomes,
         unitId,
         landed,
         contentHash,
@@ -639,7 +601,8 @@ class JobRun {
         logger,
       );
     }
-    return this.#archive(
+    return archiveOriginal(
+      this.#outcomes,
       unitId,
       landed,
       contentHash,
@@ -699,106 +662,5 @@ class JobRun {
     if (!this.#job.source.dedupeByContent) return null;
     const same = await this.#options.store.committedUnitWithContent(this.#job.name, contentHash);
     return same ? { uri: same.uri, runId: same.runId, contentHash } : null;
-  }
-
-  /** Archives a unit's original after it committed (or was found ingested); failures are logged, retried next run. */
-  async #archive(
-    unitId: string,
-    unit: UnitCandidate,
-    contentHash: string | null,
-    summary: UnitSummary,
-    logger: Logger,
-  ): Promise<UnitSummary> {
-    const plan = this.#job.dispositions?.onSuccess;
-    const origin = this.#job.source.origin;
-    if (!plan || !origin) return summary;
-    try {
-      const archivedTo = await withRetry(
-        () => archiveUnit(origin, unit, plan, { runId: this.#runId, contentHash }),
-        { what: `archive ${unit.uri}`, logger, signal: this.#signal },
-      );
-      await this.#options.store.updateUnit(unitId, { movedTo: archivedTo });
-      logger.info({ archived_to: archivedTo, encrypted: Boolean(plan.encryptWith) }, 'unit.archived');
-      return { ...summary, moved_to: archivedTo };
-    } catch (error) {
-      if (toInletError(error).code === 'INLET_E_OBJECT_NOT_FOUND') return summary;
-      logger.error({ error: toInletError(error).message }, 'unit.archive_failed');
-      return summary;
-    }
-  }
-
-  /**
-   * Puts a failed unit's original aside with an error report, unless the failure may clear
-   * by itself (a file still being written, a connection that dropped): those stay for the next run.
-   */
-  async #moveAside(
-    unitId: string,
-    unit: UnitCandidate,
-    failure: InletError,
-    summary: UnitSummary,
-    logger: Logger,
-  ): Promise<UnitSummary> {
-    const plan = this.#job.dispositions?.onFailure;
-    const origin = this.#job.source.origin;
-    if (!plan || !origin || failure.kind === 'transient' || this.#signal.aborted) return summary;
-    try {
-      const movedTo = await withRetry(
-        () =>
-          moveUnitAside(origin, unit, plan, {
-            job: this.#job.name,
-            run_id: this.#runId,
-            failed_at: new Date().toISOString(),
-            code: failure.code,
-            error: failure.message,
-            details: failure.details,
-          }),
-        { what: `move ${unit.uri} aside`, logger, signal: this.#signal },
-      );
-      await this.#options.store.updateUnit(unitId, { movedTo });
-      logger.warn({ moved_to: movedTo }, 'unit.moved_aside');
-      return { ...summary, moved_to: movedTo };
-    } catch (error) {
-      logger.error({ error: toInletError(error).message }, 'unit.move_aside_failed');
-      return summary;
-    }
-  }
-
-  /** Landing-zone jobs: routes the file to its kind's folder and job; recorded as a unit with no rows. */
-  async #route(
-    candidate: UnitCandidate,
-    record: Omit<Parameters<MetadataStore['addUnit']>[0], 'contentHash' | 'status'>,
-    logger: Logger,
-  ): Promise<UnitSummary> {
-    const { store } = this.#options;
-    const origin = this.#job.source.origin;
-    if (!origin || !this.#job.segregate)
-      throw new InletError('INLET_E_INTERNAL', 'segregation needs a file source');
-    const spec = this.#job.segregate;
-    await store.addUnit({ ...record, contentHash: null, status: 'extracted' });
-    try {
-      const routed = await withRetry(() => routeFile(origin, candidate, spec), {
-        what: `route ${candidate.uri}`,
-        logger,
-        signal: this.#signal,
-      });
-      await store.updateUnit(record.unitId, {
-        status: 'committed',
-        movedTo: routed.movedTo ?? undefined,
-        finishedAt: new Date().toISOString(),
-      });
-      logger.info({ kind: routed.kind, moved_to: routed.movedTo, for_job: routed.job }, 'file.routed');
-      const { uri: _uri, ...route } = routed;
-      return { uri: candidate.uri, status: 'committed', routed: route, ...zeroCounts() };
-    } catch (error) {
-      const failure = toInletError(error, 'INLET_E_IO');
-      await store.updateUnit(record.unitId, {
-        status: 'failed',
-        error: failure.message,
-        errorCode: failure.code,
-        finishedAt: new Date().toISOString(),
-      });
-      logger.error({ code: failure.code, error: failure.message }, 'unit.failed');
-      return { uri: candidate.uri, status: 'failed', error: failure.message, ...zeroCounts() };
-    }
   }
 }

@@ -23,6 +23,11 @@ export interface Counts {
   filtered: number;
 }
 
+/** Counts of a unit or run that holds no rows (skipped, failed, or only routed). */
+export function emptyCounts(): Counts {
+  return { received: 0, written: 0, quarantined: 0, filtered: 0 };
+}
+
 export interface RunRecord extends Counts {
   runId: string;
   job: string;
