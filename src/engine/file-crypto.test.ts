@@ -27,7 +27,8 @@ describe('file encryption', () => {
     it(`round-trips ${size} bytes`, async () => {
       const data = randomBytes(size);
       const sealed = await seal(data);
-      assert.ok(!sealed.includes(data.subarray(0, 64)) || size === 0);
+      // The plaintext must not show through (checked where a match by chance is impossible).
+      if (size >= 64) assert.ok(!sealed.includes(data.subarray(0, 64)));
       assert.equal(encryptedKeyId(sealed), key.id);
       assert.ok((await unseal(sealed)).equals(data));
     });
