@@ -321,9 +321,10 @@ describe('remote transfer over SFTP', { concurrency: false }, () => {
     );
     // Then DuckDB reads the spooled copy: up to its memory_limit (512MB) of buffers, plus what
     // it allocates outside the buffer manager (CSV reader buffers, string vectors, two
-    // threads) and what the allocator keeps, plus Node's ~250 MB. Measured here 0.9–1.45 GB for
-    // this file, and as much from a local file source (it is the engine's, not the transfer's);
-    // 1.6 GB leaves margin for that noise and still fails if the whole file were held in memory.
-    assert.ok(run.peakRss < 1.6e9, `peak RSS ${mb(run.peakRss)} MB for a ${mb(csv.bytes)} MB file`);
+    // threads) and what the allocator keeps, plus Node's ~250 MB. Measured here 0.9–1.48 GB for
+    // this file (one thread: 1.15–1.46 GB), and as much from a local file source: it is the
+    // engine's, not the transfer's. 1.8 GB leaves margin for that noise and still fails if the
+    // whole 2.1 GB file were held in memory on top of the engine.
+    assert.ok(run.peakRss < 1.8e9, `peak RSS ${mb(run.peakRss)} MB for a ${mb(csv.bytes)} MB file`);
   });
 });
