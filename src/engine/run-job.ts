@@ -26,6 +26,7 @@ import {
   archiveOriginal,
   moveOriginalAside,
   type OutcomeContext,
+  recordUnitFailure,
   reportRun,
   reportUnit,
   routeUnit,
@@ -427,20 +428,8 @@ class JobRun {
     } catch (error) {
       const failure = toInletError(error, 'INLET_E_IO');
       await store.addUnit({ ...record, contentHash: null, status: 'failed' });
-      await store.updateUnit(unitId, {
-        error: failure.message,
-        errorCode: failure.code,
-        finishedAt: new Date().toISOString(),
-      });
-      unitLogger.error({ code: failure.code, error: failure.message }, 'unit.failed');
-      return moveOriginalAside(
-        this.#outcomes,
-        unitId,
-        candidate,
-        failure,
-        { uri: candidate.uri, status: 'failed', error: failure.message, ...emptyCounts() },
-        unitLogger,
-      );
+      const failed = await recordUnitFailure(this.#outcomes, unitId, candidate.uri, failure, unitLogger);
+      return moveOriginalAside(this.#outcomes, unitId, candidate, failure, failed, unitLogger);
     }
     const duplicateOf = await this.#duplicateOf(landed, previous?.contentHash ?? null);
     if (duplicateOf) {
@@ -468,22 +457,9 @@ class JobRun {
       // for the next run's recovery (which rolls a commit forward) and stop the run.
       if (this.#signal.aborted || this.#committing === unitId) throw error;
       const failure = toInletError(error);
-      await store.updateUnit(unitId, {
-        status: 'failed',
-        error: failure.message,
-        errorCode: failure.code,
-        finishedAt: new Date().toISOString(),
-      });
-      unitLogger.error({ code: failure.code, error: failure.message }, 'unit.failed');
+      const failed = await recordUnitFailure(this.#outcomes, unitId, candidate.uri, failure, unitLogger);
       for (const sink of this.#job.sinks) await sink.discardStaging(this.#runId);
-      return moveOriginalAside(
-        this.#outcomes,
-        unitId,
-        candidate,
-        failure,
-        { uri: candidate.uri, status: 'failed', error: failure.message, ...emptyCounts() },
-        unitLogger,
-      );
+      return moveOriginalAside(this.#outcomes, unitId, candidate, failure, failed, unitLogger);
     } finally {
       await dropUnitTables(session, `u${seq}`);
     }

@@ -21,6 +21,24 @@ export interface OutcomeContext {
 /** A unit's ledger row before the run decides its hash and status. */
 export type UnitRecordDraft = Omit<Parameters<MetadataStore['addUnit']>[0], 'contentHash' | 'status'>;
 
+/** Records a unit as failed with the error's code and message, logs it, and returns its summary. */
+export async function recordUnitFailure(
+  context: OutcomeContext,
+  unitId: string,
+  uri: string,
+  failure: InletError,
+  logger: Logger,
+): Promise<UnitSummary> {
+  await context.store.updateUnit(unitId, {
+    status: 'failed',
+    error: failure.message,
+    errorCode: failure.code,
+    finishedAt: new Date().toISOString(),
+  });
+  logger.error({ code: failure.code, error: failure.message }, 'unit.failed');
+  return { uri, status: 'failed', error: failure.message, ...emptyCounts() };
+}
+
 /**
  * Archives a unit's original after it committed (or was found already ingested); a failure is
  * logged, and the next run, finding the file still there, archives it then.
@@ -115,15 +133,13 @@ export async function routeUnit(
     const { uri: _uri, ...route } = routed;
     return { uri: candidate.uri, status: 'committed', routed: route, ...emptyCounts() };
   } catch (error) {
-    const failure = toInletError(error, 'INLET_E_IO');
-    await store.updateUnit(record.unitId, {
-      status: 'failed',
-      error: failure.message,
-      errorCode: failure.code,
-      finishedAt: new Date().toISOString(),
-    });
-    logger.error({ code: failure.code, error: failure.message }, 'unit.failed');
-    return { uri: candidate.uri, status: 'failed', error: failure.message, ...emptyCounts() };
+    return recordUnitFailure(
+      context,
+      record.unitId,
+      candidate.uri,
+      toInletError(error, 'INLET_E_IO'),
+      logger,
+    );
   }
 }
 
