@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import { InletError } from '../../core/errors.ts';
 
 /** What a failed Azure Blob call was about, for the message: never credentials. */
@@ -89,16 +88,4 @@ export function azureError(error: unknown, target: AzureErrorTarget): Error {
 // Azure appends "RequestId:… Time:…" lines to its messages; the first line says what went wrong.
 function firstLine(message: string): string {
   return message.split('\n')[0];
-}
-
-/** Re-emits a download's mid-stream failures (dropped connection) as mapped errors. */
-export function mapStreamErrors(body: NodeJS.ReadableStream, map: (error: unknown) => Error): Readable {
-  async function* relay() {
-    try {
-      yield* body;
-    } catch (error) {
-      throw map(error);
-    }
-  }
-  return Readable.from(relay(), { objectMode: false });
 }

@@ -5,9 +5,10 @@ import type {
   ObjectStore,
   ObjectWriteOptions,
 } from '../../core/object-store.ts';
+import { mapStreamErrors } from '../../engine/map-stream-errors.ts';
 import { joinKey, safeKey } from '../../engine/object-keys.ts';
 import { type AzureCredentialOptions, azureServiceClient } from './client.ts';
-import { azureError, mapStreamErrors } from './errors.ts';
+import { azureError } from './errors.ts';
 
 /** Where an Azure Blob store lives and how to sign in (one of the combinations in AzureCredentialOptions). */
 export interface AzureBlobStoreOptions extends AzureCredentialOptions {

@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import { InletError } from '../../core/errors.ts';
 
 /** What a failed S3 call was about, for the message: never credentials. */
@@ -90,16 +89,4 @@ export function missingBucket(bucket: string, cause: unknown): InletError {
     cause,
     details: { bucket },
   });
-}
-
-/** Re-emits a download's mid-stream failures (dropped connection) as mapped errors. */
-export function mapStreamErrors(body: Readable, map: (error: unknown) => Error): Readable {
-  async function* relay() {
-    try {
-      yield* body;
-    } catch (error) {
-      throw map(error);
-    }
-  }
-  return Readable.from(relay(), { objectMode: false });
 }

@@ -10,8 +10,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { ObjectInfo, ObjectStore, ObjectWriteOptions } from '../../core/object-store.ts';
+import { mapStreamErrors } from '../../engine/map-stream-errors.ts';
 import { joinKey, safeKey } from '../../engine/object-keys.ts';
-import { mapStreamErrors, missingBucket, s3Error } from './errors.ts';
+import { missingBucket, s3Error } from './errors.ts';
 
 /** Where an S3 store lives and how to sign in; without keys the SDK's default credential chain is used. */
 export interface S3StoreOptions {
